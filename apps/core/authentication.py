@@ -1,0 +1,71 @@
+"""The API's ways in, all accepted on every endpoint: JWT bearer, API key, HTTP Basic, session.
+
+Every path refuses users who are not Active (Locked and Deleted users have is_active=False)."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+from rest_framework_simplejwt.authentication import JWTAuthentication
+
+SIGN_CLAIM = "sign"
+LAST_USED_RESOLUTION = timedelta(minutes=5)  # don't write a row on every request
+
+
+class SignedJWTAuthentication(JWTAuthentication):
+    """simplejwt plus Mitosis' revocation: the token's signature must be the user's current one."""
+
+    def get_user(self, validated_token):
+        user = super().get_user(validated_token)  # refuses inactive users
+        if validated_token.get(SIGN_CLAIM) != user.auth_signature:
+            raise exceptions.AuthenticationFailed("Token has been revoked; log in again", code="token_revoked")
+        return user
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Api-Key <key>` or `X-API-Key: <key>`; keys are looked up by SHA-256."""
+
+    keyword = "Api-Key"
+
+    def authenticate(self, request):
+        key = self._key_from(request)
+        if key is None:
+            return None
+        from apps.groups.models import ApiKey
+
+        row = (
+            ApiKey.objects.select_related("user")
+            .filter(key_hash=ApiKey.hash_key(key), revoked=False)
+            .only("id", "last_used_at", "user")
+            .first()
+        )
+        if row is None:
+            raise exceptions.AuthenticationFailed("Invalid API key")
+        if not row.user.is_active:
+            raise exceptions.AuthenticationFailed("User inactive or deleted")
+        now = timezone.now()
+        if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+            ApiKey.objects.filter(pk=row.pk).update(last_used_at=now)
+        return row.user, row
+
+    def _key_from(self, request) -> str | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if header:
+            scheme, _, value = header.partition(" ")
+            if scheme.lower() == self.keyword.lower():
+                if not value.strip():
+                    raise exceptions.AuthenticationFailed("Empty API key")
+                return value.strip()
+        value = request.META.get("HTTP_X_API_KEY")
+        if value is not None:
+            if not value.strip():
+                raise exceptions.AuthenticationFailed("Empty API key")
+            return value.strip()
+        return None
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class ActiveBasicAuthentication(authentication.BasicAuthentication):
+    """DRF's HTTP Basic (ModelBackend refuses inactive users); named for the settings list."""

@@ -1,0 +1,222 @@
+"""Settings shared by every environment. Everything comes from the environment with a
+default that suits `make run` (embedded SQLite, no Redis); README lists every variable."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+
+from .env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(env_str("DROVER_VAR_DIR", str(BASE_DIR / "var")))
+
+# SECTION core
+SECRET_KEY = env_str("SECRET_KEY", "dev-insecure-" + "x" * 50)
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+DJANGO_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+]
+THIRD_PARTY_APPS = [
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+]
+LOCAL_APPS = [
+    "apps.core",
+    "apps.groups",
+]
+INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+# Dialect paths are fixed by the seeds ("/login", "/torc-service/v1/workflows"): never
+# redirect them to a trailing-slash variant (a redirected POST loses its body).
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SECTION database
+# DATABASE_URL selects PostgreSQL (postgres://user:pw@host:port/db); without it Drover runs
+# on an embedded SQLite file in WAL mode, with IMMEDIATE transactions so that a writer takes
+# the lock up front (the claim service relies on it) instead of failing on lock upgrade.
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env_str("DROVER_SQLITE_PATH", str(VAR_DIR / "drover.sqlite3")),
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# SECTION auth
+AUTH_USER_MODEL = "groups.User"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTH_PASSWORD_VALIDATORS = []  # Mitosis clients send an MD5 digest; length rules cannot apply
+LOGIN_URL = "admin:login"
+
+# SECTION i18n
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# SECTION static and media
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("DROVER_STATIC_ROOT", str(VAR_DIR / "static")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = Path(env_str("DROVER_MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "media/"
+
+# local: files under MEDIA_ROOT with signed URLs served by Drover; s3: django-storages.
+DROVER_STORAGE = env_str("DROVER_STORAGE", "local")
+if DROVER_STORAGE == "s3":
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("DROVER_S3_BUCKET", "drover"),
+            "endpoint_url": env_str("DROVER_S3_ENDPOINT_URL"),
+            "region_name": env_str("DROVER_S3_REGION", "us-east-1"),
+            "access_key": env_str("AWS_ACCESS_KEY_ID"),
+            "secret_key": env_str("AWS_SECRET_ACCESS_KEY"),
+            "file_overwrite": True,
+            "querystring_expire": env_int("DROVER_S3_URL_EXPIRE", 3600),
+        },
+    }
+elif DROVER_STORAGE == "local":
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+else:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"DROVER_STORAGE={DROVER_STORAGE!r}: use 'local' or 's3'")
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# SECTION cache
+REDIS_URL = env_str("REDIS_URL")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+
+# SECTION REST framework
+REST_FRAMEWORK = {
+    # JWT first: its WWW-Authenticate header makes anonymous requests a 401, not a 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.core.authentication.SignedJWTAuthentication",
+        "apps.core.authentication.ApiKeyAuthentication",
+        "apps.core.authentication.ActiveBasicAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "apps.core.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env_int("DROVER_TOKEN_LIFETIME", 7 * 24 * 3600)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env_int("DROVER_REFRESH_TOKEN_LIFETIME", 30 * 24 * 3600)),
+    "SIGNING_KEY": env_str("DROVER_JWT_SIGNING_KEY") or SECRET_KEY,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    "TOKEN_OBTAIN_SERIALIZER": "apps.groups.api.tokens.SignedTokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "apps.groups.api.tokens.SignedTokenRefreshSerializer",
+    "UPDATE_LAST_LOGIN": False,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Drover",
+    "DESCRIPTION": (
+        "One job-orchestration service, five APIs: Torc (/torc-service/v1), EWMS (/v1), "
+        "Infernet (/info, /api/jobs), Mitosis (root paths) and Batches (/batches)."
+    ),
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+# SECTION Celery / scheduler
+# Without REDIS_URL there is no broker: tasks run inline and the embedded scheduler thread of
+# `manage.py serve` runs CELERY_BEAT_SCHEDULE itself, so `make run` needs nothing else.
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 3300)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic tasks (lease expiry, TMS loops) are added here by the apps that own them.
+CELERY_BEAT_SCHEDULE: dict = {}
+
+# SECTION Drover
+# Defaults for Mitosis quotas (the real coordinator's): 8 groups a user may create, 16 GB a group.
+DROVER_DEFAULT_GROUP_QUOTA = env_int("DROVER_DEFAULT_GROUP_QUOTA", 8)
+DROVER_DEFAULT_STORAGE_QUOTA = env_int("DROVER_DEFAULT_STORAGE_QUOTA", 16 * 1000**3)
+DROVER_PUBLIC_REDIS_URL = env_str("DROVER_PUBLIC_REDIS_URL", REDIS_URL)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}

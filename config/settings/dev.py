@@ -1,0 +1,6 @@
+"""`make run`: the embedded default (SQLite under var/, no Redis needed)."""
+
+from .base import *  # noqa: F403
+from .env import env_bool
+
+DEBUG = env_bool("DEBUG", True)
