@@ -35,6 +35,10 @@ THIRD_PARTY_APPS = [
 LOCAL_APPS = [
     "apps.core",
     "apps.groups",
+    "apps.workflows",
+    "apps.jobs",
+    "apps.files",
+    "apps.workers",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -211,6 +215,9 @@ CELERY_BEAT_SCHEDULE: dict = {}
 DROVER_DEFAULT_GROUP_QUOTA = env_int("DROVER_DEFAULT_GROUP_QUOTA", 8)
 DROVER_DEFAULT_STORAGE_QUOTA = env_int("DROVER_DEFAULT_STORAGE_QUOTA", 16 * 1000**3)
 DROVER_PUBLIC_REDIS_URL = env_str("DROVER_PUBLIC_REDIS_URL", REDIS_URL)
+# A claimed job not started or heartbeated within this many seconds goes back to ready.
+DROVER_LEASE_SECONDS = env_int("DROVER_LEASE_SECONDS", 600)
+DROVER_MAX_LIST_LIMIT = 10_000  # Torc's MAX_RECORD_TRANSFER_COUNT
 
 LOGGING = {
     "version": 1,

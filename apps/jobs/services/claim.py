@@ -1,0 +1,130 @@
+"""The one claim service: ready -> pending, highest priority first, never one job to two claimers.
+
+PostgreSQL: one UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING, served by
+the partial indexes on ready jobs. SQLite: the same statement inside the IMMEDIATE transaction
+Drover's SQLite connections use (one writer at a time).
+"""
+
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from apps.workflows.models import ResourceRequirements
+from apps.workflows.services import event_log
+
+from ..models import Job
+from ..states import Status
+from .transitions import lease_until
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which ready jobs a claimer may take: a workflow's, or those of some groups."""
+
+    workflow_id: int | None = None
+    group_ids: tuple[int, ...] = ()
+
+    def where(self) -> tuple[str, list]:
+        if self.workflow_id is not None:
+            return "workflow_id = %s", [self.workflow_id]
+        marks = ", ".join(["%s"] * len(self.group_ids)) or "NULL"
+        return f"group_id IN ({marks})", list(self.group_ids)
+
+
+def _skip_locked() -> str:
+    return " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+
+
+def _mark_claimed(ids_sql: str, params: list, *, claimer: str, lease_seconds: int | None,
+                  compute_node_id: int | None) -> list[int]:
+    table = Job._meta.db_table
+    sql = (
+        f"UPDATE {table} SET status = %s, claimed_by = %s, lease_expires_at = %s, compute_node_id = %s "
+        f"WHERE id IN ({ids_sql}) RETURNING id"
+    )
+    lease = Job._meta.get_field("lease_expires_at").get_db_prep_save(lease_until(lease_seconds), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [int(Status.PENDING), claimer, lease, compute_node_id, *params])
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+@transaction.atomic
+def claim(*, scope: Scope, claimer: str, limit: int, lease_seconds: int | None = None,
+          compute_node_id: int | None = None) -> list[int]:
+    """Claim up to `limit` ready jobs in priority order; returns their ids."""
+    where, params = scope.where()
+    inner = (f"SELECT id FROM {Job._meta.db_table} WHERE status = %s AND {where} "
+             f"ORDER BY priority DESC, id LIMIT %s{_skip_locked()}")
+    ids = _mark_claimed(inner, [int(Status.READY), *params, limit], claimer=claimer, lease_seconds=lease_seconds,
+                        compute_node_id=compute_node_id)
+    if ids:
+        event_log(workflow_id=scope.workflow_id, category="jobs_claimed",
+                  data={"claimer": claimer, "count": len(ids), "job_ids": ids[:1000]})
+    return ids
+
+
+@dataclass(frozen=True)
+class NodeResources:
+    num_cpus: int
+    memory_bytes: int
+    num_gpus: int
+    num_nodes: int
+    time_limit_s: int | None = None
+    scheduler_id: int | None = None
+
+
+SORTS = {
+    "gpus_runtime_memory": "num_gpus DESC, runtime_s DESC, memory_bytes DESC",
+    "gpus_memory_runtime": "num_gpus DESC, memory_bytes DESC, runtime_s DESC",
+    "none": "id",
+}
+CANDIDATES_PER_SLOT = 4  # candidates read per requested job: enough for packing, bounded
+
+
+@transaction.atomic
+def claim_by_resources(*, workflow_id: int, node: NodeResources, limit: int, claimer: str,
+                       sort_method: str = "gpus_runtime_memory", compute_node_id: int | None = None,
+                       lease_seconds: int | None = None) -> list[int]:
+    """Torc's claim_jobs_based_on_resources: ready jobs that fit on the node, then greedy packing
+    of cpus, memory and gpus (a multi-node job takes num_nodes times its per-node needs)."""
+    jobs, rr = Job._meta.db_table, ResourceRequirements._meta.db_table
+    default = ResourceRequirements()
+    cols = {name: f"COALESCE(r.{name}, %s)" for name in ("num_cpus", "num_gpus", "num_nodes", "memory_bytes",
+                                                          "runtime_s")}
+    defaults = [default.num_cpus, default.num_gpus, default.num_nodes, default.memory_bytes, default.runtime_s]
+    fits = [f"{cols['num_cpus']} <= %s", f"{cols['memory_bytes']} <= %s", f"{cols['num_gpus']} <= %s",
+            f"{cols['num_nodes']} <= %s"]
+    fit_params = [default.num_cpus, node.num_cpus, default.memory_bytes, node.memory_bytes,
+                  default.num_gpus, node.num_gpus, default.num_nodes, node.num_nodes]
+    if node.time_limit_s is not None:
+        fits.append(f"{cols['runtime_s']} <= %s")
+        fit_params += [default.runtime_s, node.time_limit_s]
+    sql = (
+        f"SELECT j.id, {', '.join(f'{expr} AS {name}' for name, expr in cols.items())} "
+        f"FROM {jobs} j LEFT JOIN {rr} r ON r.id = j.resource_requirements_id "
+        f"WHERE j.status = %s AND j.workflow_id = %s AND {' AND '.join(fits)} "
+        f"ORDER BY j.priority DESC, {SORTS.get(sort_method, SORTS['none'])}, j.id LIMIT %s"
+        + (" FOR UPDATE OF j SKIP LOCKED" if connection.vendor == "postgresql" else "")
+    )
+    params = [*defaults, int(Status.READY), workflow_id, *fit_params, limit * CANDIDATES_PER_SLOT + 16]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        candidates = cursor.fetchall()
+    cpus, memory, gpus = (node.num_cpus * node.num_nodes, node.memory_bytes * node.num_nodes,
+                          node.num_gpus * node.num_nodes)
+    chosen = []
+    for job_id, n_cpus, n_gpus, n_nodes, mem, _runtime in candidates:
+        need = (n_cpus * n_nodes, mem * n_nodes, n_gpus * n_nodes)
+        if need[0] <= cpus and need[1] <= memory and need[2] <= gpus:
+            chosen.append(job_id)
+            cpus, memory, gpus = cpus - need[0], memory - need[1], gpus - need[2]
+            if len(chosen) == limit:
+                break
+    if not chosen:
+        return []
+    marks = ", ".join(["%s"] * len(chosen))
+    ids = _mark_claimed(f"SELECT id FROM {jobs} WHERE id IN ({marks}) AND status = %s", [*chosen, int(Status.READY)],
+                        claimer=claimer, lease_seconds=lease_seconds, compute_node_id=compute_node_id)
+    event_log(workflow_id=workflow_id, category="jobs_claimed",
+              data={"claimer": claimer, "count": len(ids), "job_ids": ids[:1000], "by_resources": True})
+    return ids

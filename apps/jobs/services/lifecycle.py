@@ -1,0 +1,85 @@
+"""What runners do to a claimed job: start it, complete it with a result, retry it."""
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.exceptions import Conflict, FieldValidationError, NotFound, Unprocessable
+
+from ..models import Job, Result
+from ..states import COMPLETE, Status
+from .transitions import lease_until, locked, transition
+
+
+def check_run_id(job: Job, run_id: int | None) -> None:
+    if run_id is None or job.workflow_id is None:
+        return
+    current = job.workflow.run_id
+    if int(run_id) != current:
+        raise Unprocessable(f"run_id {run_id} does not match the workflow's current run_id {current}", field="run_id")
+
+
+@transaction.atomic
+def start_job(*, job_id: int, run_id: int | None = None, compute_node_id: int | None = None) -> Job:
+    job = locked(job_id)
+    check_run_id(job, run_id)
+    runtime = job.resource_requirements.runtime_s if job.resource_requirements_id else 0
+    # a started job keeps its claim for at least its declared runtime
+    fields = {"lease_expires_at": lease_until(max(settings.DROVER_LEASE_SECONDS, runtime + 60)),
+              "started_at": timezone.now()}
+    if compute_node_id is not None:
+        fields["compute_node_id"] = compute_node_id
+    return transition(job_id=job.pk, target=Status.RUNNING, fields=fields, reason="start_job")
+
+
+@transaction.atomic
+def record_result(*, job: Job, return_code: int, status: Status, run_id: int | None = None,
+                  compute_node_id: int | None = None, exec_time_minutes: float = 0.0, completion_time=None,
+                  stdout: str = "", stderr: str = "", metrics: dict | None = None) -> Result:
+    """A result row; does not change the job (Torc's POST /results)."""
+    return Result.objects.create(
+        job=job, workflow_id=job.workflow_id, run_id=run_id or (job.workflow.run_id if job.workflow_id else 1),
+        attempt=job.attempt, compute_node_id=compute_node_id, return_code=return_code, status=status,
+        exec_time_minutes=exec_time_minutes, completion_time=completion_time or timezone.now(),
+        stdout=stdout or "", stderr=stderr or "", **(metrics or {}),
+    )
+
+
+@transaction.atomic
+def complete_job(*, job_id: int, status: Status, return_code: int, run_id: int | None = None,
+                 claimer: str | None = None, **result_fields) -> tuple[Job, Result]:
+    """Record the result and finish the job; its dependents are released or canceled.
+    With `claimer`, only the holder of the claim may complete (a late report is refused)."""
+    if status not in COMPLETE:
+        raise FieldValidationError(f"{status.label} is not a finished status; use one of completed, failed, "
+                                   f"canceled, terminated", field="status")
+    job = locked(job_id)
+    check_run_id(job, run_id)
+    if job.status in COMPLETE:
+        raise Unprocessable(f"Job {job.pk} is already complete ({Status(job.status).label})", field="status")
+    if claimer is not None and job.claimed_by and job.claimed_by != claimer:
+        raise Conflict(f"Job {job.pk} is held by another claimer; this report is refused", field="job_id")
+    result = record_result(job=job, return_code=return_code, status=status, run_id=run_id, **result_fields)
+    job = transition(job_id=job.pk, target=status, fields={"exit_code": return_code}, reason="complete_job")
+    return job, result
+
+
+@transaction.atomic
+def retry_job(*, job_id: int, run_id: int | None = None) -> Job:
+    """Torc's retry: a failed job goes back to ready with the next attempt number."""
+    job = locked(job_id)
+    check_run_id(job, run_id)
+    if job.status != Status.FAILED:
+        raise Unprocessable(f"Job {job.pk} is {Status(job.status).label}; only failed jobs can be retried",
+                            field="status")
+    if job.max_attempts > 1 and job.attempt >= job.max_attempts:
+        raise Unprocessable(f"Job {job.pk} has used its {job.max_attempts} attempts", field="attempt")
+    return transition(job_id=job.pk, target=Status.READY,
+                      fields={"attempt": job.attempt + 1, "exit_code": None}, reason="retry")
+
+
+def job_in_workflow(workflow_id: int, job_id) -> Job:
+    job = Job.objects.select_related("workflow").filter(pk=job_id, workflow_id=workflow_id).first()
+    if job is None:
+        raise NotFound(f"Job not found with ID: {job_id}")
+    return job

@@ -1,0 +1,94 @@
+"""Writes on workflows, resource requirements and the event log."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.exceptions import NotFound, PermissionDenied
+from apps.groups.choices import Role
+from apps.groups.models import Group, Membership, User
+
+from .models import Event, ResourceRequirements, Workflow
+
+
+def event_log(*, workflow_id: int | None, category: str, data: dict) -> None:
+    Event.objects.create(workflow_id=workflow_id, timestamp=timezone.now(), category=category, data=data)
+
+
+def events_log(rows: list[tuple[int | None, str, dict]]) -> None:
+    """Several events in one INSERT."""
+    now = timezone.now()
+    Event.objects.bulk_create(Event(workflow_id=w, timestamp=now, category=c, data=d) for w, c, d in rows)
+
+
+# SECTION access
+
+
+def visible_workflows(user: User):
+    """Owner, members of the workflow's group (any role) and staff see a workflow."""
+    qs = Workflow.objects.all()
+    if user.is_staff:
+        return qs
+    return qs.filter(group__in=Membership.objects.filter(user=user).values("group"))
+
+
+def workflow_for(user: User, workflow_id, *, write: bool = False) -> Workflow:
+    """The workflow if `user` may see it (404 otherwise) and, for writes, change it (403)."""
+    workflow = visible_workflows(user).filter(pk=workflow_id).first() if str(workflow_id).isdigit() else None
+    if workflow is None:
+        raise NotFound(f"Workflow not found with ID: {workflow_id}")
+    if write and not can_write(user, workflow):
+        raise PermissionDenied(f"Workflow {workflow_id} needs the Write role in group {workflow.group_id}")
+    return workflow
+
+
+def can_write(user: User, workflow: Workflow) -> bool:
+    if user.is_staff or workflow.owner_id == user.pk:
+        return True
+    role = Membership.objects.filter(user=user, group_id=workflow.group_id).values_list("role", flat=True).first()
+    return role is not None and role >= Role.WRITE
+
+
+# SECTION workflows
+
+
+def workflow_create(*, owner: User, name: str, user: str | None = None, description: str = "",
+                    group: Group | None = None, config: dict | None = None) -> Workflow:
+    if group is None:
+        group = Group.objects.get(name=owner.username)
+    workflow = Workflow.objects.create(owner=owner, group=group, name=name, user=user or owner.username,
+                                       description=description or "", config=config or {})
+    event_log(workflow_id=workflow.pk, category="workflow_created", data={"name": name})
+    return workflow
+
+
+def workflow_update(*, workflow: Workflow, fields: dict) -> Workflow:
+    for key, value in fields.items():
+        setattr(workflow, key, value)
+    workflow.save(update_fields=list(fields))
+    return workflow
+
+
+@transaction.atomic
+def workflow_delete(*, workflow: Workflow) -> None:
+    workflow.delete()
+
+
+@transaction.atomic
+def workflow_cancel(*, workflow: Workflow) -> int:
+    from apps.jobs.services import cancel_workflow_jobs
+
+    Workflow.objects.filter(pk=workflow.pk).update(is_canceled=True)
+    canceled = cancel_workflow_jobs(workflow_id=workflow.pk)
+    event_log(workflow_id=workflow.pk, category="workflow_canceled", data={"canceled_jobs": canceled})
+    return canceled
+
+
+# SECTION resource requirements
+
+
+def resource_requirements_save(*, instance: ResourceRequirements | None = None, **fields) -> ResourceRequirements:
+    instance = instance or ResourceRequirements()
+    for key, value in fields.items():
+        setattr(instance, key, value)
+    instance.save()
+    return instance
