@@ -15,6 +15,7 @@ urlpatterns = [
     path("token/", TokenObtainView.as_view(), name="token"),
     path("token/refresh/", TokenRefreshViewSigned.as_view(), name="token-refresh"),
     path("console/", admin.site.urls),
+    path("torc-service/v1/", include(("config.routes.torc", "torc"))),
     path("", include(("config.routes.mitosis", "mitosis"))),
 ]
 

@@ -93,7 +93,7 @@ def exception_handler(exc, context):
             headers["WWW-Authenticate"] = exc.auth_header
         if getattr(exc, "wait", None):
             headers["Retry-After"] = str(int(exc.wait))
-    elif isinstance(exc, (OperationalError, InterfaceError)):
+    elif isinstance(exc, (OperationalError, InterfaceError)) and database_unavailable(exc):
         logger.warning("database unavailable: %s", exc)
         status_code, message = status.HTTP_503_SERVICE_UNAVAILABLE, "Database unavailable, retry later"
         headers["Retry-After"] = "1"
@@ -103,6 +103,16 @@ def exception_handler(exc, context):
             _rollback_quietly()
         status_code, message = status.HTTP_500_INTERNAL_SERVER_ERROR, "Internal server error"
     return Response(body_for(dialect, message, status_code), status=status_code, headers=headers)
+
+
+UNAVAILABLE_HINTS = ("connect", "connection", "server closed", "terminating", "shutting down", "database is locked",
+                     "unable to open database", "timeout", "timed out", "starting up")
+
+
+def database_unavailable(exc) -> bool:
+    """A database that cannot answer now (503, retry) as opposed to a bad statement (a bug, 500)."""
+    text = str(exc).lower()
+    return isinstance(exc, InterfaceError) or any(hint in text for hint in UNAVAILABLE_HINTS)
 
 
 def _not_found_message(exc) -> str:

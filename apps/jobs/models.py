@@ -32,7 +32,7 @@ class Job(models.Model):
 
     status = models.PositiveSmallIntegerField(choices=Status.choices, default=Status.UNINITIALIZED)
     attempt = models.PositiveIntegerField(default=1)
-    max_attempts = models.PositiveIntegerField(default=1)
+    max_attempts = models.PositiveIntegerField(default=3)  # runs before a lost or failed job stays failed
     # Dependencies not yet complete; unblocking decrements it in set-based UPDATEs.
     unfinished_deps = models.PositiveIntegerField(default=0)
     cancel_on_blocking_job_failure = models.BooleanField(default=True)
@@ -89,7 +89,7 @@ class JobDependency(models.Model):
 class Result(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="results")
     workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, related_name="results", null=True)
-    run_id = models.PositiveIntegerField(default=1)
+    run_id = models.PositiveIntegerField(default=0)
     attempt = models.PositiveIntegerField(default=1)
     compute_node = models.ForeignKey("workers.ComputeNode", on_delete=models.SET_NULL, null=True, blank=True)
     return_code = models.IntegerField()

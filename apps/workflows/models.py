@@ -12,7 +12,7 @@ class Workflow(models.Model):
     user = models.CharField(max_length=255)
     description = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
-    run_id = models.PositiveIntegerField(default=1)
+    run_id = models.PositiveIntegerField(default=0)  # Torc starts at 0; a reinitializing runner bumps it
     is_canceled = models.BooleanField(default=False)
     is_archived = models.BooleanField(default=False)
     # Set by initialize_jobs: jobs added later are initialized as they are created.

@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core.exceptions import NotFound, PermissionDenied
+from apps.core.exceptions import Conflict, NotFound, PermissionDenied
 from apps.groups.choices import Role
 from apps.groups.models import Group, Membership, User
 
@@ -51,14 +51,25 @@ def can_write(user: User, workflow: Workflow) -> bool:
 # SECTION workflows
 
 
+DEFAULT_REQUIREMENTS = "default"
+
+
+@transaction.atomic
 def workflow_create(*, owner: User, name: str, user: str | None = None, description: str = "",
                     group: Group | None = None, config: dict | None = None) -> Workflow:
     if group is None:
         group = Group.objects.get(name=owner.username)
     workflow = Workflow.objects.create(owner=owner, group=group, name=name, user=user or owner.username,
                                        description=description or "", config=config or {})
+    # As Torc's server: every workflow has a "default" requirement that jobs without one get.
+    ResourceRequirements.objects.create(workflow=workflow, name=DEFAULT_REQUIREMENTS)
     event_log(workflow_id=workflow.pk, category="workflow_created", data={"name": name})
     return workflow
+
+
+def default_requirements_id(workflow_id: int) -> int | None:
+    return (ResourceRequirements.objects.filter(workflow_id=workflow_id, name=DEFAULT_REQUIREMENTS)
+            .values_list("pk", flat=True).first())
 
 
 def workflow_update(*, workflow: Workflow, fields: dict) -> Workflow:
@@ -87,6 +98,13 @@ def workflow_cancel(*, workflow: Workflow) -> int:
 
 
 def resource_requirements_save(*, instance: ResourceRequirements | None = None, **fields) -> ResourceRequirements:
+    name = fields.get("name", instance.name if instance else None)
+    workflow_id = fields.get("workflow_id", instance.workflow_id if instance else None)
+    clash = ResourceRequirements.objects.filter(workflow_id=workflow_id, name=name)
+    if instance is not None:
+        clash = clash.exclude(pk=instance.pk)
+    if name == DEFAULT_REQUIREMENTS and clash.exists():
+        raise Conflict(f"workflow {workflow_id} already has resource requirements named {name!r}", field="name")
     instance = instance or ResourceRequirements()
     for key, value in fields.items():
         setattr(instance, key, value)

@@ -208,7 +208,9 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 3300)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Periodic tasks (lease expiry, TMS loops) are added here by the apps that own them.
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "expire-leases": {"task": "drover.workers.expire_leases", "schedule": 15.0},
+}
 
 # SECTION Drover
 # Defaults for Mitosis quotas (the real coordinator's): 8 groups a user may create, 16 GB a group.
@@ -217,7 +219,8 @@ DROVER_DEFAULT_STORAGE_QUOTA = env_int("DROVER_DEFAULT_STORAGE_QUOTA", 16 * 1000
 DROVER_PUBLIC_REDIS_URL = env_str("DROVER_PUBLIC_REDIS_URL", REDIS_URL)
 # A claimed job not started or heartbeated within this many seconds goes back to ready.
 DROVER_LEASE_SECONDS = env_int("DROVER_LEASE_SECONDS", 600)
-DROVER_MAX_LIST_LIMIT = 10_000  # Torc's MAX_RECORD_TRANSFER_COUNT
+# Torc workflow timestamps: auto (float for curl, string for torc-client), float or string.
+DROVER_TORC_TIMESTAMP = env_str("DROVER_TORC_TIMESTAMP", "auto")
 
 LOGGING = {
     "version": 1,

@@ -116,3 +116,11 @@ def test_flatten_nested_details():
 def test_body_for_extra_keys():
     assert body_for(dialects.INFERNET, "Container not supported", 405, {"params": {"container": "x"}}) == {
         "error": "Container not supported", "params": {"container": "x"}}
+
+
+def test_a_bad_statement_is_a_500_not_an_outage():
+    from django.db import OperationalError
+
+    response = handle("/v1/workflows", OperationalError("ambiguous column name: id"))
+    assert response.status_code == 500
+    assert response.data == {"code": 500, "error": "Internal server error"}

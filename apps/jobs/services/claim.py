@@ -76,7 +76,7 @@ class NodeResources:
 SORTS = {
     "gpus_runtime_memory": "num_gpus DESC, runtime_s DESC, memory_bytes DESC",
     "gpus_memory_runtime": "num_gpus DESC, memory_bytes DESC, runtime_s DESC",
-    "none": "id",
+    "none": "j.id",
 }
 CANDIDATES_PER_SLOT = 4  # candidates read per requested job: enough for packing, bounded
 

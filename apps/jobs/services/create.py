@@ -4,6 +4,7 @@ from django.db import transaction
 
 from apps.core.exceptions import FieldValidationError
 from apps.workflows.models import ResourceRequirements, Workflow
+from apps.workflows.services import default_requirements_id
 
 from ..models import Job, JobDependency
 from ..states import WAITING, Status
@@ -69,6 +70,10 @@ def jobs_create(*, workflow: Workflow, owner, items: list[dict], prefix: str = "
     """Create jobs in bulk (one INSERT per 5,000 rows), with their edges and links. In a workflow
     that was initialized already, the new jobs are placed (ready/blocked) at once."""
     validate_references(workflow, items, prefix=prefix)
+    default_rr = default_requirements_id(workflow.pk)
+    for item in items:
+        if not item.get("resource_requirements_id"):
+            item["resource_requirements_id"] = default_rr
     jobs = [Job(workflow=workflow, owner=owner, group_id=workflow.group_id,
                 **{k: item[k] for k in SCALARS if k in item and item[k] is not None}) for item in items]
     Job.objects.bulk_create(jobs, batch_size=5000)

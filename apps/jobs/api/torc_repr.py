@@ -1,0 +1,84 @@
+"""Torc's JobModel and ResultModel as dicts, built from values() rows: list and claim endpoints
+return thousands of jobs, and a serializer per row would be most of the cost."""
+
+from collections import defaultdict
+
+from apps.core.torc import iso_ms
+
+from ..models import Job, JobDependency, Result
+from ..states import Status
+
+JOB_COLUMNS = ("id", "workflow_id", "name", "command", "invocation_script", "status",
+               "cancel_on_blocking_job_failure", "supports_termination", "resource_requirements_id", "priority",
+               "attempt", "compute_node_id")
+RELATION_KEYS = ("depends_on_job_ids", "input_file_ids", "output_file_ids", "input_user_data_ids",
+                 "output_user_data_ids")
+LABELS = {int(s): s.label for s in Status}
+
+
+def relations(ids: list[int], keys=RELATION_KEYS) -> dict[str, dict[int, list[int]]]:
+    """Relationship id lists for many jobs: one query per relation kind."""
+    from apps.files.models import JobFile, JobUserData
+
+    out: dict[str, dict[int, list[int]]] = {key: defaultdict(list) for key in keys}
+    if not ids:
+        return out
+    if "depends_on_job_ids" in keys:
+        for job, dep in JobDependency.objects.filter(job_id__in=ids).order_by("depends_on_id").values_list(
+                "job_id", "depends_on_id"):
+            out["depends_on_job_ids"][job].append(dep)
+    if {"input_file_ids", "output_file_ids"} & set(keys):
+        for job, file_id, is_output in JobFile.objects.filter(job_id__in=ids).order_by("file_id").values_list(
+                "job_id", "file_id", "is_output"):
+            key = "output_file_ids" if is_output else "input_file_ids"
+            if key in out:
+                out[key][job].append(file_id)
+    if {"input_user_data_ids", "output_user_data_ids"} & set(keys):
+        for job, ud, is_output in JobUserData.objects.filter(job_id__in=ids).order_by("user_data_id").values_list(
+                "job_id", "user_data_id", "is_output"):
+            key = "output_user_data_ids" if is_output else "input_user_data_ids"
+            if key in out:
+                out[key][job].append(ud)
+    return out
+
+
+def job_dict(row: dict, rel: dict | None = None) -> dict:
+    job_id = row["id"]
+    body = {
+        "id": job_id, "workflow_id": row["workflow_id"], "name": row["name"], "command": row["command"],
+        "invocation_script": row["invocation_script"], "status": LABELS[row["status"]],
+        "cancel_on_blocking_job_failure": row["cancel_on_blocking_job_failure"],
+        "supports_termination": row["supports_termination"],
+        "resource_requirements_id": row["resource_requirements_id"], "scheduler_id": None,
+        "priority": row["priority"], "attempt_id": row["attempt"], "compute_node_id": row["compute_node_id"],
+    }
+    for key in RELATION_KEYS:
+        body[key] = list(rel[key].get(job_id, [])) if rel is not None and key in rel else None
+    return body
+
+
+def jobs_payload(ids: list[int], *, keys=RELATION_KEYS) -> list[dict]:
+    rows = Job.objects.filter(pk__in=ids).order_by("id").values(*JOB_COLUMNS)
+    rel = relations(ids, keys)
+    return [job_dict(row, rel) for row in rows]
+
+
+def claimed_jobs_payload(ids: list[int]) -> list[dict]:
+    """As the real server's claim answers: outputs filled (runners check them), inputs not."""
+    return jobs_payload(ids, keys=("output_file_ids", "output_user_data_ids")) if ids else []
+
+
+def one_job(job_id: int) -> dict:
+    return jobs_payload([job_id])[0]
+
+
+def result_dict(result: Result) -> dict:
+    return {
+        "id": result.pk, "job_id": result.job_id, "workflow_id": result.workflow_id, "run_id": result.run_id,
+        "attempt_id": result.attempt, "compute_node_id": result.compute_node_id or 0,
+        "return_code": result.return_code, "exit_code": result.return_code,
+        "exec_time_minutes": result.exec_time_minutes, "completion_time": iso_ms(result.completion_time),
+        "status": LABELS[result.status], "stdout": result.stdout, "stderr": result.stderr,
+        "peak_memory_bytes": result.peak_memory_bytes, "avg_memory_bytes": result.avg_memory_bytes,
+        "peak_cpu_percent": result.peak_cpu_percent, "avg_cpu_percent": result.avg_cpu_percent,
+    }
