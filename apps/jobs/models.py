@@ -29,6 +29,8 @@ class Job(models.Model):
     timeout_s = models.BigIntegerField(null=True, blank=True)
     tags = models.JSONField(default=list, blank=True)
     labels = models.JSONField(default=list, blank=True)
+    # "" = taken by external workers (HTTP); "celery" = run by Drover's built-in Celery pool.
+    queue = models.CharField(max_length=64, blank=True, default="")
 
     status = models.PositiveSmallIntegerField(choices=Status.choices, default=Status.UNINITIALIZED)
     attempt = models.PositiveIntegerField(default=1)
@@ -60,6 +62,8 @@ class Job(models.Model):
                          name="job_ready_by_workflow"),
             models.Index(fields=["group", "-priority", "id"], condition=Q(status=Status.READY),
                          name="job_ready_by_group"),
+            models.Index(fields=["queue", "-priority", "id"], condition=Q(status=Status.READY) & ~Q(queue=""),
+                         name="job_ready_by_queue"),
             models.Index(fields=["workflow", "status"], name="job_workflow_status"),
             models.Index(fields=["lease_expires_at"], condition=Q(lease_expires_at__isnull=False),
                          name="job_leased"),

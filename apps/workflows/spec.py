@@ -53,8 +53,12 @@ def workflow_from_spec(*, owner, spec: dict):
         raise FieldValidationError("required, a non-empty string", field="name")
     rr_specs, file_specs = _named(spec, "resource_requirements"), _named(spec, "files")
     ud_specs, job_specs = _named(spec, "user_data"), _named(spec, "jobs")
+    queue = spec.get("queue")
+    if queue is not None and queue not in ("", "celery"):
+        raise FieldValidationError(f"{queue!r} is not a queue; use \"celery\" for Drover's built-in pool",
+                                   field="queue")
     workflow = workflow_create(owner=owner, name=spec["name"], user=spec.get("user"),
-                               description=spec.get("description") or "")
+                               description=spec.get("description") or "", config={"queue": queue} if queue else None)
 
     requirements = {DEFAULT_REQUIREMENTS: ResourceRequirements.objects.get(workflow=workflow,
                                                                             name=DEFAULT_REQUIREMENTS).pk}

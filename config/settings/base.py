@@ -199,6 +199,7 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_DEFAULT_QUEUE = env_str("DROVER_CELERY_QUEUE", "celery")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
@@ -210,6 +211,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Periodic tasks (lease expiry, TMS loops) are added here by the apps that own them.
 CELERY_BEAT_SCHEDULE: dict = {
     "expire-leases": {"task": "drover.workers.expire_leases", "schedule": 15.0},
+    "dispatch-pool": {"task": "drover.jobs.dispatch_pool", "schedule": 5.0},
 }
 
 # SECTION Drover
@@ -219,6 +221,8 @@ DROVER_DEFAULT_STORAGE_QUOTA = env_int("DROVER_DEFAULT_STORAGE_QUOTA", 16 * 1000
 DROVER_PUBLIC_REDIS_URL = env_str("DROVER_PUBLIC_REDIS_URL", REDIS_URL)
 # A claimed job not started or heartbeated within this many seconds goes back to ready.
 DROVER_LEASE_SECONDS = env_int("DROVER_LEASE_SECONDS", 600)
+# Jobs the built-in Celery pool claims per dispatch.
+DROVER_POOL_BATCH = env_int("DROVER_POOL_BATCH", 16)
 # Torc workflow timestamps: auto (float for curl, string for torc-client), float or string.
 DROVER_TORC_TIMESTAMP = env_str("DROVER_TORC_TIMESTAMP", "auto")
 

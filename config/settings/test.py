@@ -2,6 +2,7 @@
 
 from .base import *  # noqa: F403
 from .base import DATABASES, STATIC_ROOT, VAR_DIR
+from .env import env_bool
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only, never in prod
@@ -15,4 +16,4 @@ STORAGES = {
 }
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request otherwise
 # Tasks run inline in tests; tests that need a real worker start one (tests/test_celery.py).
-CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_ALWAYS_EAGER = env_bool("DROVER_CELERY_EAGER", True)

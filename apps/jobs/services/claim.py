@@ -19,12 +19,15 @@ from .transitions import lease_until
 
 @dataclass(frozen=True)
 class Scope:
-    """Which ready jobs a claimer may take: a workflow's, or those of some groups."""
+    """Which ready jobs a claimer may take: a pool queue's, a workflow's, or some groups'."""
 
     workflow_id: int | None = None
     group_ids: tuple[int, ...] = ()
+    queue: str | None = None
 
     def where(self) -> tuple[str, list]:
+        if self.queue is not None:
+            return "queue = %s", [self.queue]
         if self.workflow_id is not None:
             return "workflow_id = %s", [self.workflow_id]
         marks = ", ".join(["%s"] * len(self.group_ids)) or "NULL"

@@ -13,7 +13,7 @@ from .workflow_ops import store_input_hashes
 
 SCALARS = ("name", "command", "invocation_script", "cancel_on_blocking_job_failure", "supports_termination",
            "priority", "resource_requirements_id", "args", "env", "image", "spec", "tags", "labels", "timeout_s",
-           "max_attempts")
+           "max_attempts", "queue")
 RELATIONS = ("depends_on_job_ids", "input_file_ids", "output_file_ids", "input_user_data_ids",
              "output_user_data_ids")
 
@@ -71,9 +71,11 @@ def jobs_create(*, workflow: Workflow, owner, items: list[dict], prefix: str = "
     that was initialized already, the new jobs are placed (ready/blocked) at once."""
     validate_references(workflow, items, prefix=prefix)
     default_rr = default_requirements_id(workflow.pk)
+    queue = workflow.config.get("queue", "")
     for item in items:
         if not item.get("resource_requirements_id"):
             item["resource_requirements_id"] = default_rr
+        item.setdefault("queue", queue)
     jobs = [Job(workflow=workflow, owner=owner, group_id=workflow.group_id,
                 **{k: item[k] for k in SCALARS if k in item and item[k] is not None}) for item in items]
     Job.objects.bulk_create(jobs, batch_size=5000)

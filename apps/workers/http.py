@@ -1,0 +1,90 @@
+"""A small JSON-over-HTTP client for workers (standard library only: a worker host needs no
+more than Drover's base requirements). Retries while the server or its database is away."""
+
+import http.client
+import json
+import logging
+import time
+from urllib.parse import urlsplit
+
+logger = logging.getLogger("drover.worker")
+RETRY_STATUSES = {502, 503, 504}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: str, method: str, path: str):
+        super().__init__(f"{method} {path} -> {status}: {body[:500]}")
+        self.status = status
+        self.body = body
+
+
+class JsonClient:
+    def __init__(self, base_url: str, headers: dict[str, str], *, timeout: float = 60.0, retry_for: float = 120.0):
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{base_url!r} is not an http(s) URL, e.g. http://127.0.0.1:8000")
+        self.scheme, self.host, self.port = parts.scheme, parts.hostname, parts.port
+        self.prefix = parts.path.rstrip("/")
+        self.base_url = base_url.rstrip("/")
+        self.headers = {"Accept": "application/json", "User-Agent": "drover-worker", **headers}
+        self.timeout, self.retry_for = timeout, retry_for
+        self._conn = None
+
+    def _connection(self):
+        if self._conn is None:
+            cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
+            self._conn = cls(self.host, self.port, timeout=self.timeout)
+        return self._conn
+
+    def request(self, method: str, path: str, body=None, *, ok=(200,)):
+        data = None if body is None else json.dumps(body).encode()
+        headers = dict(self.headers)
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        deadline = time.monotonic() + self.retry_for
+        delay = 0.2
+        while True:
+            try:
+                conn = self._connection()
+                conn.request(method, self.prefix + path, body=data, headers=headers)
+                response = conn.getresponse()
+                text = response.read().decode()
+                if response.status in RETRY_STATUSES and time.monotonic() < deadline:
+                    raise ConnectionError(f"server answered {response.status}")
+                if response.status not in ok:
+                    raise ApiError(response.status, text, method, path)
+                return json.loads(text) if text else None
+            except (ConnectionError, OSError, http.client.HTTPException) as exc:
+                self.close()
+                if time.monotonic() >= deadline:
+                    raise
+                logger.warning("%s %s failed (%s); retrying in %.1fs", method, path, exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def get(self, path):
+        return self.request("GET", path)
+
+    def post(self, path, body=None):
+        return self.request("POST", path, body if body is not None else {})
+
+    def put(self, path, body=None):
+        return self.request("PUT", path, body)
+
+    def close(self):
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def auth_headers(*, api_key: str | None = None, token: str | None = None, username: str | None = None,
+                 password: str | None = None) -> dict[str, str]:
+    import base64
+
+    if api_key:
+        return {"X-API-Key": api_key}
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    if username and password:
+        return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()}
+    return {}
