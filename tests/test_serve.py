@@ -1,6 +1,8 @@
 """`make run`'s last step, for real: `manage.py serve` on a fresh SQLite file serves /health,
 /console/ and /docs/ (with its static assets), and stops on SIGINT (Ctrl-C)."""
 
+import hashlib
+import json
 import os
 import signal
 import socket
@@ -68,6 +70,13 @@ def test_serve_on_fresh_sqlite(tmp_path):
         assert get(base + css[0])[0] == 200
         status, _ = get(base + "/static/admin/css/base.css")
         assert status == 200
+        # createsuperuser's password works on every way in, Mitosis' md5 login included
+        md5 = list(hashlib.md5(b"pw").digest())
+        request = urllib.request.Request(base + "/login", data=json.dumps({"username": "admin", "md5_password": md5})
+                                         .encode(), headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert "token" in json.loads(response.read())
+        time.sleep(1.5)  # let the scheduler run its first round
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -76,4 +85,5 @@ def test_serve_on_fresh_sqlite(tmp_path):
             server.kill()
             raise
     assert server.returncode is not None
-    assert "Embedded scheduler running" in output
+    assert "Embedded scheduler running 2 periodic task(s)" in output
+    assert "scheduled task" not in output  # no scheduled task failed or went missing

@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 from django.db import close_old_connections
+from django.utils.module_loading import autodiscover_modules
 
 logger = logging.getLogger("drover.scheduler")
 
@@ -40,6 +41,7 @@ class EmbeddedScheduler(threading.Thread):
     def run(self) -> None:
         from config.celery import app
 
+        autodiscover_modules("tasks")  # each app's tasks.py registers its tasks (as a worker's would)
         due = {name: time.monotonic() for name, *_ in self.entries}
         while not self.stopping.is_set():
             for name, task_name, interval, args, kwargs in self.entries:

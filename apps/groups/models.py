@@ -25,7 +25,13 @@ def md5_bytes_secret(md5_password: list[int] | bytes) -> str:
 
 
 class DroverUserManager(UserManager):
-    """createsuperuser and create_user also give the user its personal group."""
+    """createsuperuser and create_user store the password through set_password (Django's
+    manager would hash the raw password directly) and give the user its personal group."""
+
+    def _create_user_object(self, username, email, password, **extra_fields):
+        user = super()._create_user_object(username, email, None, **extra_fields)
+        user.set_password(password)
+        return user
 
     def _create_user(self, username, email, password, **extra_fields):
         from .services import personal_group_ensure

@@ -15,6 +15,7 @@ from .runner import Running, spawn
 logger = logging.getLogger("drover.worker")
 GB = 1024**3
 STRING_TIMESTAMPS = {"X-Torc-Timestamp-Format": "string"}
+REAP_INTERVAL = 0.05
 
 
 def now_iso() -> str:
@@ -48,27 +49,31 @@ class TorcWorker:
         self.out(f"worker: compute node {self.node_id} on workflow {self.workflow_id} "
                  f"({self.cpus} cpus, {self.memory / GB:.1f} GB, {self.gpus} gpus)")
         last_beat = idle_since = time.monotonic()
+        last_claim = 0.0
         claimed_once = False
         try:
             while True:
-                self._reap()
+                finished = self._reap()
                 if self.stopping:
                     break
-                if not (self.once and claimed_once):
+                due = finished or time.monotonic() - last_claim >= self.poll
+                if due and not (self.once and claimed_once):
+                    last_claim = time.monotonic()
                     if self._claim():
                         claimed_once = True
                         idle_since = time.monotonic()
                 if not self.running:
                     if self.once and claimed_once:
                         break
-                    if self.api.get(f"/workflows/{self.workflow_id}/is_complete")["is_complete"]:
+                    if due and self.api.get(f"/workflows/{self.workflow_id}/is_complete")["is_complete"]:
                         break
                     if self.max_idle is not None and time.monotonic() - idle_since > self.max_idle:
                         break
                 if time.monotonic() - last_beat > self.heartbeat_every:
                     self._heartbeat()
                     last_beat = time.monotonic()
-                time.sleep(self.poll)
+                # reap often (exit codes and run times stay exact), claim at most every `poll` seconds
+                time.sleep(REAP_INTERVAL if self.running else self.poll)
         finally:
             self._give_back()
             self._deregister()
@@ -147,7 +152,8 @@ class TorcWorker:
         )
         self.out(f"worker: started job {job['id']} ({job['name']})")
 
-    def _reap(self) -> None:
+    def _reap(self) -> int:
+        finished = 0
         for job_id, running in list(self.running.items()):
             if running.poll() is None:
                 continue
@@ -160,8 +166,10 @@ class TorcWorker:
                 "stdout": outcome.stdout, "stderr": outcome.stderr,
             })
             self.counts[status] += 1
+            finished += 1
             del self.running[job_id]
             self.out(f"worker: job {job_id} {status} (exit {outcome.return_code})")
+        return finished
 
     def _give_back(self) -> None:
         """Stop what still runs and hand those jobs back as ready for another worker."""

@@ -2,14 +2,16 @@
 
 from .base import *  # noqa: F403
 from .base import DATABASES, STATIC_ROOT, VAR_DIR
-from .env import env_bool
+from .env import env_bool, env_str
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only, never in prod
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["NAME"] = str(VAR_DIR / "test.sqlite3")
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # A file, not :memory:, so that live servers and worker subprocesses share it.
+    _test_db = env_str("DROVER_TEST_SQLITE", str(VAR_DIR / "test.sqlite3"))
+    DATABASES["default"]["NAME"] = _test_db
+    DATABASES["default"]["TEST"] = {"NAME": _test_db}
 STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

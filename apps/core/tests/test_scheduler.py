@@ -45,3 +45,14 @@ def test_failing_task_does_not_stop_the_others(caplog):
 def test_crontab_schedules_are_refused_with_advice():
     with pytest.raises(ValueError, match="celery beat"):
         interval_seconds("nightly", "0 3 * * *")
+
+
+def test_every_beat_schedule_entry_names_a_registered_task(settings):
+    from django.utils.module_loading import autodiscover_modules
+
+    from config.celery import app
+
+    autodiscover_modules("tasks")
+    missing = [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] not in app.tasks]
+    assert missing == []
+    assert settings.CELERY_BEAT_SCHEDULE  # the apps do add periodic tasks

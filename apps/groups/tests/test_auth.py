@@ -152,3 +152,13 @@ def test_password_is_stored_with_django_hasher_never_as_md5(alice):
     digest = bytes(md5_list("pw-alice")).hex()
     assert digest not in alice.password
     assert alice.password.split("$")[0] in {"md5", "pbkdf2_sha256", "argon2", "bcrypt_sha256"}
+
+
+def test_manager_created_users_log_in_everywhere(api, db):
+    from apps.groups.models import Group, User
+
+    User.objects.create_superuser(username="boss", email="", password="pw-boss")
+    assert Group.objects.filter(name="boss", memberships__user__username="boss").exists()
+    login = api.post("/login", {"username": "boss", "md5_password": md5_list("pw-boss")}, format="json")
+    assert login.status_code == 200
+    assert auth_as(api, basic_header("boss", "pw-boss")).content == b"boss"

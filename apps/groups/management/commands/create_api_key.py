@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from apps.groups import services
 from apps.groups.models import User
@@ -12,7 +13,11 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="a label to recognise the key by")
 
     def handle(self, *args, username, name, **options):
-        user = User.objects.filter(username=username).first()
+        try:
+            user = User.objects.filter(username=username).first()
+        except DatabaseError as exc:
+            raise CommandError(f"The database is not ready ({exc}). Run `make run` once, or "
+                               f"`python manage.py migrate`, then try again.") from None
         if user is None:
             raise CommandError(
                 f"No user named {username!r}. Create one first: "
