@@ -174,9 +174,10 @@ def _iso(value) -> str:
 
 
 def _group_counts(group: Group) -> dict:
-    # Tasks and workers belong to the job core (apps.jobs, apps.workers), which counts them
-    # once it exists; a group has none before.
-    return {"task_count": 0, "worker_count": 0}
+    from apps.jobs.models import Job
+
+    # Mitosis workers (and so worker_count) arrive with the Mitosis issue.
+    return {"task_count": Job.objects.filter(group=group).count(), "worker_count": 0}
 
 
 class UpdateUserGroupRoleReq(serializers.Serializer):
