@@ -29,7 +29,7 @@ def start_job(*, job_id: int, run_id: int | None = None, compute_node_id: int | 
               "started_at": timezone.now()}
     if compute_node_id is not None:
         fields["compute_node_id"] = compute_node_id
-    return transition(job_id=job.pk, target=Status.RUNNING, fields=fields, reason="start_job")
+    return transition(job_id=job.pk, target=Status.RUNNING, fields=fields, reason="start_job", job=job)
 
 
 @transaction.atomic
@@ -60,7 +60,8 @@ def complete_job(*, job_id: int, status: Status, return_code: int, run_id: int |
     if claimer is not None and job.claimed_by and job.claimed_by != claimer:
         raise Conflict(f"Job {job.pk} is held by another claimer; this report is refused", field="job_id")
     result = record_result(job=job, return_code=return_code, status=status, run_id=run_id, **result_fields)
-    job = transition(job_id=job.pk, target=status, fields={"exit_code": return_code}, reason="complete_job")
+    job = transition(job_id=job.pk, target=status, fields={"exit_code": return_code}, reason="complete_job",
+                     job=job)
     return job, result
 
 
@@ -75,7 +76,7 @@ def retry_job(*, job_id: int, run_id: int | None = None) -> Job:
     if job.max_attempts > 1 and job.attempt >= job.max_attempts:
         raise Unprocessable(f"Job {job.pk} has used its {job.max_attempts} attempts", field="attempt")
     return transition(job_id=job.pk, target=Status.READY,
-                      fields={"attempt": job.attempt + 1, "exit_code": None}, reason="retry")
+                      fields={"attempt": job.attempt + 1, "exit_code": None}, reason="retry", job=job)
 
 
 def job_in_workflow(workflow_id: int, job_id) -> Job:

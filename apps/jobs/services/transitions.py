@@ -17,7 +17,8 @@ from . import graph
 def locked(job_id: int) -> Job:
     """The job row, locked for this transaction (SELECT ... FOR UPDATE; SQLite: the
     IMMEDIATE transaction already holds the write lock)."""
-    job = Job.objects.select_for_update().filter(pk=job_id).first()
+    job = (Job.objects.select_for_update(of=("self",)).select_related("workflow", "resource_requirements")
+           .filter(pk=job_id).first())
     if job is None:
         raise NotFound(f"Job not found with ID: {job_id}")
     return job
@@ -33,11 +34,12 @@ def refuse(job: Job, target: Status) -> Conflict:
 
 
 @transaction.atomic
-def transition(*, job_id: int, target: Status, fields: dict | None = None, reason: str = "status_change") -> Job:
+def transition(*, job_id: int, target: Status, fields: dict | None = None, reason: str = "status_change",
+               job: Job | None = None) -> Job:
     """Move one job to `target` if the table allows it, then fix up the graph around it:
     finishing releases (or cancels) dependents, leaving a finished status sends everything
-    downstream back through initialization."""
-    job = locked(job_id)
+    downstream back through initialization. `job`: the row already locked by the caller."""
+    job = job if job is not None and job.pk == job_id else locked(job_id)
     current = Status(job.status)
     if current == target and not fields:
         return job
