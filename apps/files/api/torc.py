@@ -37,7 +37,7 @@ class UserDataIn(serializers.Serializer):
     workflow_id = serializers.IntegerField()
     name = serializers.CharField(max_length=255)
     is_ephemeral = serializers.BooleanField(required=False, allow_null=True)
-    data = serializers.JSONField(required=False, allow_null=True)
+    data = serializers.JSONField(required=False, allow_null=True, validators=[torc.no_null_characters])
 
 
 def valid(serializer_class, data) -> dict:
@@ -47,10 +47,11 @@ def valid(serializer_class, data) -> dict:
 
 
 def owned(request, model, pk, *, write=False):
+    message = f"{model._meta.verbose_name.capitalize()} not found with ID: {pk}"
     obj = model.objects.filter(pk=pk).first()
     if obj is None:
-        raise NotFound(f"{model._meta.verbose_name.capitalize()} not found with ID: {pk}")
-    workflow_for(request.user, obj.workflow_id, write=write)
+        raise NotFound(message)
+    torc.in_visible_workflow(request, workflow_for, obj.workflow_id, write=write, not_found=message)
     return obj
 
 
@@ -63,8 +64,8 @@ class FileListView(TorcView):
         workflow = workflow_for(request.user, int_param(request, "workflow_id", required=True))
         qs = File.objects.filter(workflow=workflow).order_by("id")
         for name in ("name", "path"):
-            if request.query_params.get(name):
-                qs = qs.filter(**{name: request.query_params[name]})
+            if torc.str_param(request, name):
+                qs = qs.filter(**{name: torc.str_param(request, name)})
         producer = int_param(request, "produced_by_job_id", None)
         if producer is not None:
             qs = qs.filter(job_links__job_id=producer, job_links__is_output=True)
@@ -108,8 +109,8 @@ class UserDataListView(TorcView):
     def get(self, request):
         workflow = workflow_for(request.user, int_param(request, "workflow_id", required=True))
         qs = UserData.objects.filter(workflow=workflow).order_by("id")
-        if request.query_params.get("name"):
-            qs = qs.filter(name=request.query_params["name"])
+        if torc.str_param(request, "name"):
+            qs = qs.filter(name=torc.str_param(request, "name"))
         for param, is_output in (("consumer_job_id", False), ("producer_job_id", True)):
             job_id = int_param(request, param, None)
             if job_id is not None:

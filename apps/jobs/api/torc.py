@@ -27,7 +27,8 @@ def job_for(request, job_id, *, write: bool = False) -> Job:
     job = Job.objects.select_related("workflow").filter(pk=job_id, workflow__isnull=False).first()
     if job is None:
         raise NotFound(f"Job not found with ID: {job_id}")
-    workflow_for(request.user, job.workflow_id, write=write)
+    torc.in_visible_workflow(request, workflow_for, job.workflow_id, write=write,
+                             not_found=f"Job not found with ID: {job_id}")
     return job
 
 
@@ -74,6 +75,8 @@ class JobListView(TorcView):
 
 
 class BulkJobsView(TorcView):
+    parser_classes = [torc.BulkJSONParser]  # 10,000 jobs exceed Django's 2.5 MB body cap
+
     @extend_schema(tags=[TAG], operation_id="torc_create_jobs", request=ANY, responses={200: ANY})
     def post(self, request):
         items = request.data.get("jobs") if isinstance(request.data, dict) else None
@@ -201,7 +204,12 @@ class ResultListView(TorcView):
         job = Job.objects.select_related("workflow").filter(pk=data.pop("job_id"), workflow=workflow).first()
         if job is None:
             raise FieldValidationError(f"job not found in workflow {workflow.pk}", field="job_id")
-        status = data.pop("status", None) or (Status.COMPLETED if data["return_code"] == 0 else Status.FAILED)
+        status = data.pop("status", None)
+        if status is None:
+            status = Status.COMPLETED if data["return_code"] == 0 else Status.FAILED
+        elif status not in COMPLETE:  # was: "uninitialized" (0, falsy) silently became completed/failed
+            raise FieldValidationError(f"a result is {status.label}; use one of "
+                                       + ", ".join(s.label for s in Status if s in COMPLETE), field="status")
         node = data.pop("compute_node_id", None)
         if node and ComputeNode.objects.filter(pk=node, workflow=workflow).exists():
             data["compute_node_id"] = node
@@ -217,5 +225,6 @@ class ResultDetailView(TorcView):
         result = Result.objects.filter(pk=result_id, workflow__isnull=False).first()
         if result is None:
             raise NotFound(f"Result not found with ID: {result_id}")
-        workflow_for(request.user, result.workflow_id)
+        torc.in_visible_workflow(request, workflow_for, result.workflow_id, write=False,
+                                 not_found=f"Result not found with ID: {result_id}")
         return Response(result_dict(result))

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.core.exceptions import FieldValidationError
+from apps.core.torc import MAX_INT, MAX_INT32, NUL
 
 from ..states import Status
 
@@ -19,14 +20,26 @@ def is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def is_id(value) -> bool:
+    """An integer a 64-bit id column (and SQLite) can hold; larger ones used to be a 500."""
+    return is_int(value) and 0 <= value <= MAX_INT
+
+
+def in_range(value, low: int, high: int) -> bool:
+    return is_int(value) and low <= value <= high
+
+
 def clean_job(item, *, where: str = "", partial: bool = False) -> dict:
     """A Torc JobModel body as job_create/jobs_create take it. `where` prefixes field names."""
     if not isinstance(item, dict):
         raise FieldValidationError("expected a JSON object", field=where.rstrip(".") or "body")
     out = {}
-    if not is_int(item.get("workflow_id")) and not partial:
-        raise FieldValidationError("required, an integer", field=f"{where}workflow_id")
-    if item.get("workflow_id") is not None:
+    if item.get("workflow_id") is None:
+        if not partial:
+            raise FieldValidationError("required, an integer", field=f"{where}workflow_id")
+    elif not is_id(item["workflow_id"]):
+        raise FieldValidationError(f"{item['workflow_id']!r} is not an id", field=f"{where}workflow_id")
+    else:
         out["workflow_id"] = item["workflow_id"]
     for key in STRINGS:
         value = item.get(key)
@@ -36,6 +49,8 @@ def clean_job(item, *, where: str = "", partial: bool = False) -> dict:
             continue
         if not isinstance(value, str):
             raise FieldValidationError(f"{value!r} is not a string", field=f"{where}{key}")
+        if NUL in value:  # PostgreSQL refuses them: was a 500
+            raise FieldValidationError("null characters are not allowed", field=f"{where}{key}")
         if key == "name" and len(value) > 255:
             raise FieldValidationError("longer than 255 characters", field=f"{where}{key}")
         out[key] = value
@@ -45,17 +60,18 @@ def clean_job(item, *, where: str = "", partial: bool = False) -> dict:
             if not isinstance(value, bool):
                 raise FieldValidationError(f"{value!r} is not true or false", field=f"{where}{key}")
             out[key] = value
-    for key in ("priority", "resource_requirements_id"):
+    for key, high in (("priority", MAX_INT32), ("resource_requirements_id", MAX_INT)):
         value = item.get(key)
         if value is not None:
-            if not is_int(value) or (key == "priority" and value < 0):
-                raise FieldValidationError(f"{value!r} is not a non-negative integer", field=f"{where}{key}")
+            if not in_range(value, 0, high):
+                raise FieldValidationError(f"{value!r} is not an integer between 0 and {high}",
+                                           field=f"{where}{key}")
             out[key] = value
     for key in ID_LISTS:
         value = item.get(key)
         if value is None:
             continue
-        if not isinstance(value, list) or not all(is_int(v) for v in value):
+        if not isinstance(value, list) or not all(is_id(v) for v in value):
             raise FieldValidationError("must be a list of integer ids", field=f"{where}{key}")
         out[key] = value
     return out
@@ -79,20 +95,21 @@ def clean_result(body, *, job_id: int | None = None) -> dict:
         value = body.get(key)
         if value is None and key == "job_id" and job_id is not None:
             value = job_id
-        if not is_int(value):
-            raise FieldValidationError("required, an integer", field=key)
+        if not is_id(value):
+            raise FieldValidationError("required, an integer id", field=key)
         out[key] = value
     if job_id is not None and out["job_id"] != job_id:
         raise FieldValidationError(f"{out['job_id']} does not match the job in the path ({job_id})", field="job_id")
     code = body.get("return_code", body.get("exit_code"))
-    if not is_int(code):
-        raise FieldValidationError("required, an integer (exit_code or return_code)", field="return_code")
+    if not in_range(code, -MAX_INT32 - 1, MAX_INT32):
+        raise FieldValidationError("required, a 32-bit integer (exit_code or return_code)", field="return_code")
     out["return_code"] = code
-    for key in ("run_id", "compute_node_id", "peak_memory_bytes", "avg_memory_bytes"):
+    for key, high in (("run_id", MAX_INT32), ("compute_node_id", MAX_INT), ("peak_memory_bytes", MAX_INT),
+                      ("avg_memory_bytes", MAX_INT)):
         value = body.get(key)
         if value is not None:
-            if not is_int(value) or value < 0:
-                raise FieldValidationError(f"{value!r} is not a non-negative integer", field=key)
+            if not in_range(value, 0, high):
+                raise FieldValidationError(f"{value!r} is not an integer between 0 and {high}", field=key)
             out[key] = value
     for key in ("exec_time_minutes", "peak_cpu_percent", "avg_cpu_percent"):
         value = body.get(key)
@@ -105,7 +122,8 @@ def clean_result(body, *, job_id: int | None = None) -> dict:
         if value is not None:
             if not isinstance(value, str):
                 raise FieldValidationError(f"{value!r} is not a string", field=key)
-            out[key] = value
+            # a job's output may hold NUL bytes, which PostgreSQL cannot store: keep the rest
+            out[key] = value.replace(NUL, "\ufffd")
     if body.get("completion_time") is not None:
         out["completion_time"] = parse_time(body["completion_time"], field="completion_time")
     if body.get("status") is not None:

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from apps.core import torc
 from apps.core.exceptions import NotFound
 from apps.core.parsers import format_memory, parse_memory
-from apps.core.torc import TorcView, bool_param, int_param
+from apps.core.torc import MAX_INT, MAX_INT32, TorcView, bool_param, int_param
 from apps.workflows.services import workflow_for
 
 from .. import services
@@ -32,20 +32,22 @@ def node_dict(n: ComputeNode) -> dict:
 class NodeIn(serializers.Serializer):
     """The seed's body (memory "256g") or torc-client's ComputeNodeModel (memory_gb, pid, ...)."""
 
-    workflow_id = serializers.IntegerField()
+    # Bounds and lengths are the columns' (PositiveIntegerField, CharField(n), BigIntegerField
+    # bytes): a value beyond them was a 500 (PostgreSQL) or silently stored (SQLite).
+    workflow_id = serializers.IntegerField(min_value=0, max_value=MAX_INT)
     hostname = serializers.CharField(max_length=255, allow_blank=True)
-    num_cpus = serializers.IntegerField(min_value=0, required=False, default=1)
-    num_gpus = serializers.IntegerField(min_value=0, required=False, default=0)
-    num_nodes = serializers.IntegerField(min_value=1, required=False, default=1)
-    memory = serializers.CharField(required=False, allow_null=True)
-    memory_gb = serializers.FloatField(min_value=0, required=False, allow_null=True)
+    num_cpus = serializers.IntegerField(min_value=0, max_value=MAX_INT32, required=False, default=1)
+    num_gpus = serializers.IntegerField(min_value=0, max_value=MAX_INT32, required=False, default=0)
+    num_nodes = serializers.IntegerField(min_value=1, max_value=MAX_INT32, required=False, default=1)
+    memory = serializers.CharField(max_length=32, required=False, allow_null=True)
+    memory_gb = serializers.FloatField(min_value=0, max_value=MAX_INT // GB, required=False, allow_null=True)
     is_active = serializers.BooleanField(required=False, default=True, allow_null=True)
-    pid = serializers.IntegerField(required=False, allow_null=True)
-    start_time = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    pid = serializers.IntegerField(min_value=0, max_value=MAX_INT32, required=False, allow_null=True)
+    start_time = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
     duration_seconds = serializers.FloatField(required=False, allow_null=True)
-    time_limit = serializers.CharField(required=False, allow_null=True)
-    compute_node_type = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    scheduler = serializers.JSONField(required=False, allow_null=True)
+    time_limit = serializers.CharField(max_length=32, required=False, allow_null=True)
+    compute_node_type = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+    scheduler = serializers.JSONField(required=False, allow_null=True, validators=[torc.no_null_characters])
 
     def model_fields(self) -> dict:
         data = dict(self.validated_data)
@@ -74,7 +76,8 @@ def node_for(request, node_id, *, write=False) -> ComputeNode:
     node = ComputeNode.objects.filter(pk=node_id).first()
     if node is None:
         raise NotFound(f"Compute node not found with ID: {node_id}")
-    workflow_for(request.user, node.workflow_id, write=write)
+    torc.in_visible_workflow(request, workflow_for, node.workflow_id, write=write,
+                             not_found=f"Compute node not found with ID: {node_id}")
     return node
 
 
@@ -88,8 +91,8 @@ class NodeListView(TorcView):
         active = bool_param(request, "is_active", None)
         if active is not None:
             qs = qs.filter(is_active=active)
-        if request.query_params.get("hostname"):
-            qs = qs.filter(hostname=request.query_params["hostname"])
+        if torc.str_param(request, "hostname"):
+            qs = qs.filter(hostname=torc.str_param(request, "hostname"))
         return Response(torc.paged(request, qs, seed_key="compute_nodes", to_dict=node_dict))
 
     @extend_schema(tags=[TAG], operation_id="torc_create_compute_node", request=NodeIn, responses={200: ANY})

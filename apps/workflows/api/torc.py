@@ -39,6 +39,11 @@ CONFIG_DEFAULTS = {
 }
 
 
+MAX_MEMORY_GB = torc.MAX_INT // 1024**3  # memory_gb whose bytes still fit a 64-bit column
+MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant a datetime holds
+SORT_METHODS = ("gpus_runtime_memory", "gpus_memory_runtime", "none")
+
+
 # SECTION representations
 
 
@@ -94,10 +99,9 @@ class WorkflowIn(serializers.Serializer):
                                                                               min_value=0)
     compute_node_min_time_for_new_jobs_seconds = serializers.IntegerField(required=False, allow_null=True,
                                                                           min_value=0)
-    jobs_sort_method = serializers.ChoiceField(["gpus_runtime_memory", "gpus_memory_runtime", "none"],
-                                               required=False, allow_null=True)
+    jobs_sort_method = serializers.ChoiceField(SORT_METHODS, required=False, allow_null=True)
     project = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-    metadata = serializers.DictField(required=False, allow_null=True)
+    metadata = serializers.DictField(required=False, allow_null=True, validators=[torc.no_null_characters])
 
     def config(self) -> dict:
         return {k: v for k, v in self.validated_data.items()
@@ -107,11 +111,12 @@ class WorkflowIn(serializers.Serializer):
 class RequirementsIn(serializers.Serializer):
     workflow_id = serializers.IntegerField()
     name = serializers.CharField(max_length=255)
-    num_cpus = serializers.IntegerField(min_value=0, required=False, allow_null=True)
-    num_gpus = serializers.IntegerField(min_value=0, required=False, allow_null=True)
-    num_nodes = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    memory = serializers.CharField(required=False, allow_null=True)
-    runtime = serializers.CharField(required=False, allow_null=True)
+    # bounded by their columns (PositiveIntegerField, CharField(32)): larger values were a 500
+    num_cpus = serializers.IntegerField(min_value=0, max_value=torc.MAX_INT32, required=False, allow_null=True)
+    num_gpus = serializers.IntegerField(min_value=0, max_value=torc.MAX_INT32, required=False, allow_null=True)
+    num_nodes = serializers.IntegerField(min_value=1, max_value=torc.MAX_INT32, required=False, allow_null=True)
+    memory = serializers.CharField(max_length=32, required=False, allow_null=True)
+    runtime = serializers.CharField(max_length=32, required=False, allow_null=True)
 
     def fields_for_model(self) -> dict:
         data = {k: v for k, v in self.validated_data.items() if v is not None}
@@ -123,13 +128,15 @@ class RequirementsIn(serializers.Serializer):
 
 
 class NodeResourcesIn(serializers.Serializer):
-    num_cpus = serializers.IntegerField(min_value=0)
-    memory_gb = serializers.FloatField(min_value=0)
-    num_gpus = serializers.IntegerField(min_value=0)
-    num_nodes = serializers.IntegerField(min_value=1)
+    # bounded so that the SQL parameters fit in 64 bits (memory_gb * 2**30 too); beyond was a 500
+    num_cpus = serializers.IntegerField(min_value=0, max_value=torc.MAX_INT32)
+    memory_gb = serializers.FloatField(min_value=0, max_value=MAX_MEMORY_GB)
+    num_gpus = serializers.IntegerField(min_value=0, max_value=torc.MAX_INT32)
+    num_nodes = serializers.IntegerField(min_value=1, max_value=torc.MAX_INT32)
     time_limit = serializers.CharField(required=False, allow_null=True)
-    scheduler_config_id = serializers.IntegerField(required=False, allow_null=True)
-    id = serializers.IntegerField(required=False, allow_null=True)
+    scheduler_config_id = serializers.IntegerField(required=False, allow_null=True, min_value=0,
+                                                   max_value=torc.MAX_INT)
+    id = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=torc.MAX_INT)
 
 
 class InitializeIn(serializers.Serializer):
@@ -140,7 +147,7 @@ class InitializeIn(serializers.Serializer):
 class EventIn(serializers.Serializer):
     workflow_id = serializers.IntegerField()
     timestamp = serializers.IntegerField(required=False, allow_null=True)
-    data = serializers.JSONField()
+    data = serializers.JSONField(validators=[torc.no_null_characters])
 
 
 def valid(serializer_class, data, **kwargs):
@@ -160,8 +167,8 @@ class WorkflowListView(TorcView):
     def get(self, request):
         qs = services.visible_workflows(request.user).order_by("id")
         for name in ("name", "user", "description"):
-            if request.query_params.get(name):
-                qs = qs.filter(**{name: request.query_params[name]})
+            if torc.str_param(request, name):
+                qs = qs.filter(**{name: torc.str_param(request, name)})
         archived = bool_param(request, "is_archived", None)
         if archived is not None:
             qs = qs.filter(is_archived=archived)
@@ -211,8 +218,9 @@ class WorkflowStatusView(TorcView):
         workflow = services.workflow_for(request.user, workflow_id, write=True)
         run_id = request.data.get("run_id") if isinstance(request.data, dict) else None
         if run_id is not None:
-            if not isinstance(run_id, int) or isinstance(run_id, bool) or run_id < 0:
-                raise FieldValidationError(f"{run_id!r} is not a non-negative integer", field="run_id")
+            if not isinstance(run_id, int) or isinstance(run_id, bool) or not 0 <= run_id <= torc.MAX_INT32:
+                raise FieldValidationError(f"{run_id!r} is not an integer between 0 and {torc.MAX_INT32}",
+                                           field="run_id")
             workflow = services.workflow_update(workflow=workflow, fields={"run_id": run_id})
         return Response(status_dict(workflow))
 
@@ -299,6 +307,9 @@ class ClaimByResourcesView(TorcView):
             time_limit_s=parse_iso_duration(time_limit, field="time_limit") if time_limit else None,
         )
         sort_method = request.query_params.get("sort_method") or workflow.config.get("jobs_sort_method") or "none"
+        if sort_method not in SORT_METHODS:  # was: silently claimed in id order
+            raise FieldValidationError(f"{sort_method[:40]!r} is not one of {', '.join(SORT_METHODS)}",
+                                       field="sort_method")
         node_id = body.get("id")
         if node_id is not None and not ComputeNode.objects.filter(pk=node_id, workflow=workflow).exists():
             raise FieldValidationError(f"compute node {node_id} not found in workflow {workflow.pk}", field="id")
@@ -371,8 +382,8 @@ class RequirementsListView(TorcView):
     def get(self, request):
         workflow = services.workflow_for(request.user, int_param(request, "workflow_id", required=True))
         qs = ResourceRequirements.objects.filter(workflow=workflow).order_by("id")
-        if request.query_params.get("name"):
-            qs = qs.filter(name=request.query_params["name"])
+        if torc.str_param(request, "name"):
+            qs = qs.filter(name=torc.str_param(request, "name"))
         return Response(torc.paged(request, qs, seed_key="resource_requirements", to_dict=requirements_dict))
 
     @extend_schema(tags=[TAG], operation_id="torc_create_resource_requirements", request=RequirementsIn,
@@ -387,7 +398,8 @@ def requirements_for(request, rr_id, *, write=False) -> ResourceRequirements:
     rr = ResourceRequirements.objects.filter(pk=rr_id).first()
     if rr is None:
         raise services.NotFound(f"Resource requirements not found with ID: {rr_id}")
-    services.workflow_for(request.user, rr.workflow_id, write=write)
+    torc.in_visible_workflow(request, services.workflow_for, rr.workflow_id, write=write,
+                             not_found=f"Resource requirements not found with ID: {rr_id}")
     return rr
 
 
@@ -424,14 +436,19 @@ class EventListView(TorcView):
         """Newest first (the seed's use: the latest events of a workflow)."""
         workflow = services.workflow_for(request.user, int_param(request, "workflow_id", required=True))
         qs = Event.objects.filter(workflow=workflow).order_by("-id")
-        after = int_param(request, "after_timestamp", None, minimum=0)
+        after = int_param(request, "after_timestamp", None, minimum=0, maximum=MAX_EPOCH_MS)  # was a 500 beyond
         if after is not None:
-            from datetime import datetime
+            from datetime import datetime, timedelta
             from datetime import timezone as tz
 
-            qs = qs.filter(timestamp__gt=datetime.fromtimestamp(after / 1000, tz=tz.utc))
-        if request.query_params.get("category"):
-            qs = qs.filter(category=request.query_params["category"])
+            # strictly after that millisecond (events report truncated ms: `> after` on the
+            # microsecond column handed back the newest event to a client polling with its time)
+            if after >= MAX_EPOCH_MS:
+                qs = qs.none()
+            else:
+                qs = qs.filter(timestamp__gte=datetime(1970, 1, 1, tzinfo=tz.utc) + timedelta(milliseconds=after + 1))
+        if torc.str_param(request, "category"):
+            qs = qs.filter(category=torc.str_param(request, "category"))
         return Response(torc.paged(request, qs, seed_key="events", to_dict=event_dict))
 
     @extend_schema(tags=[TAG], operation_id="torc_create_event", request=EventIn, responses={200: ANY})
@@ -450,7 +467,8 @@ class EventDetailView(TorcView):
         event = Event.objects.filter(pk=event_id).first()
         if event is None or event.workflow_id is None:
             raise services.NotFound(f"Event not found with ID: {event_id}")
-        services.workflow_for(request.user, event.workflow_id)
+        torc.in_visible_workflow(request, services.workflow_for, event.workflow_id, write=False,
+                                 not_found=f"Event not found with ID: {event_id}")
         return Response(event_dict(event))
 
 
@@ -477,6 +495,8 @@ class VersionView(TorcView):
 
 class WorkflowSpecView(TorcView):
     """A whole workflow (requirements, files, user data, jobs by name) in one request."""
+
+    parser_classes = [torc.BulkJSONParser]  # as bulk_jobs: more than Django's 2.5 MB body cap
 
     @extend_schema(tags=[TAG], operation_id="torc_create_workflow_from_spec", request=ANY, responses={200: ANY})
     def post(self, request):
