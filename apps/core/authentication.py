@@ -68,4 +68,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class ActiveBasicAuthentication(authentication.BasicAuthentication):
-    """DRF's HTTP Basic (ModelBackend refuses inactive users); named for the settings list."""
+    """DRF's HTTP Basic (ModelBackend refuses inactive users). A NUL cannot be in a username
+    and PostgreSQL refuses it in a query: refuse it here as bad credentials, not a 500."""
+
+    def authenticate_credentials(self, userid, password, request=None):
+        if "\x00" in userid or "\x00" in password:
+            raise exceptions.AuthenticationFailed("Invalid username/password.")
+        return super().authenticate_credentials(userid, password, request)

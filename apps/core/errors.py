@@ -13,6 +13,7 @@ are logged and answered 500 without a traceback; a database that does not answer
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
@@ -75,6 +76,9 @@ def exception_handler(exc, context):
     headers = {}
     if isinstance(exc, ApplicationError):
         status_code, message = exc.status_code, str(exc)
+    elif isinstance(exc, RequestDataTooBig):
+        status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        message = "body: larger than the server accepts; send less per request"
     elif isinstance(exc, (Http404, drf_exceptions.NotFound)):
         status_code, message = status.HTTP_404_NOT_FOUND, _not_found_message(exc)
     elif isinstance(exc, DjangoPermissionDenied):

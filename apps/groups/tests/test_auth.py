@@ -162,3 +162,15 @@ def test_manager_created_users_log_in_everywhere(api, db):
     login = api.post("/login", {"username": "boss", "md5_password": md5_list("pw-boss")}, format="json")
     assert login.status_code == 200
     assert auth_as(api, basic_header("boss", "pw-boss")).content == b"boss"
+
+
+def test_basic_auth_with_nul_is_401(alice, api):
+    assert auth_as(api, basic_header("ali\x00ce", "pw-alice")).status_code == 401
+
+
+def test_body_over_the_limit_is_413_in_the_dialect_shape(alice, api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = api.post("/login", {"username": "alice", "md5_password": md5_list("x"), "pad": "x" * 5000},
+                        format="json")
+    assert response.status_code == 413
+    assert response.json()["msg"].startswith("body: larger than")

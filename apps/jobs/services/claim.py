@@ -40,14 +40,19 @@ def _skip_locked() -> str:
 
 def _mark_claimed(ids_sql: str, params: list, *, claimer: str, lease_seconds: int | None,
                   compute_node_id: int | None) -> list[int]:
+    """Claim the rows `ids_sql` selects. The selection is a MATERIALIZED CTE: inside
+    `WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` PostgreSQL may pick a nested-loop
+    semi join that re-runs the subquery per row, and SKIP LOCKED then yields a fresh job each
+    time, claiming far more than n."""
     table = Job._meta.db_table
     sql = (
+        f"WITH picked AS MATERIALIZED ({ids_sql}) "
         f"UPDATE {table} SET status = %s, claimed_by = %s, lease_expires_at = %s, compute_node_id = %s "
-        f"WHERE id IN ({ids_sql}) RETURNING id"
+        f"WHERE id IN (SELECT id FROM picked) RETURNING id"
     )
     lease = Job._meta.get_field("lease_expires_at").get_db_prep_save(lease_until(lease_seconds), connection)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [int(Status.PENDING), claimer, lease, compute_node_id, *params])
+        cursor.execute(sql, [*params, int(Status.PENDING), claimer, lease, compute_node_id])
         return sorted(row[0] for row in cursor.fetchall())
 
 

@@ -5,7 +5,7 @@ cascades loop once per DAG level."""
 from collections import defaultdict, deque
 
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Subquery, Value
+from django.db.models import Count, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -110,10 +110,13 @@ def initialize_jobs(*, workflow_id: int) -> dict:
     job cancels on that), blocked (counting its unfinished dependencies) or ready."""
     now = timezone.now()
     todo = Job.objects.filter(workflow_id=workflow_id, status=Status.UNINITIALIZED)
-    failed_blocker = JobDependency.objects.filter(job_id=OuterRef("pk"), depends_on__status__in=UNSUCCESSFUL)
+    # Uncorrelated (a semi-join the planner can hash), not EXISTS per row: with statistics still
+    # missing after a bulk insert, a per-row plan over a large workflow took minutes.
+    failed_children = JobDependency.objects.filter(depends_on__workflow_id=workflow_id,
+                                                   depends_on__status__in=UNSUCCESSFUL).values("job_id")
     canceled = 0
     while True:  # cascades through uninitialized jobs that themselves get canceled
-        n = todo.filter(Exists(failed_blocker), cancel_on_blocking_job_failure=True).update(
+        n = todo.filter(pk__in=failed_children, cancel_on_blocking_job_failure=True).update(
             status=Status.CANCELED, finished_at=now)
         canceled += n
         if not n:
