@@ -75,3 +75,25 @@ class ActiveBasicAuthentication(authentication.BasicAuthentication):
         if "\x00" in userid or "\x00" in password:
             raise exceptions.AuthenticationFailed("Invalid username/password.")
         return super().authenticate_credentials(userid, password, request)
+
+
+class WorkerTokenAuthentication(JWTAuthentication):
+    """Mitosis worker endpoints: a token issued at worker registration. The request's user is the
+    worker's creator and request.auth the Worker; a removed worker's token is refused. Other
+    tokens are left to the next authenticator (and so never reach worker endpoints)."""
+
+    def authenticate(self, request):
+        from apps.workers.models import Worker
+
+        header = self.get_header(request)
+        raw = self.get_raw_token(header) if header is not None else None
+        if raw is None:
+            return None
+        validated = self.get_validated_token(raw)
+        worker_uuid = validated.get("worker")
+        if not worker_uuid:
+            return None
+        worker = Worker.objects.select_related("creator").filter(uuid=worker_uuid).first()
+        if worker is None or not worker.creator.is_active:
+            raise exceptions.AuthenticationFailed("Wrong credentials: worker not registered", code="worker_gone")
+        return worker.creator, worker

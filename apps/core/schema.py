@@ -28,3 +28,12 @@ class BasicScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "basic"}
+
+
+class WorkerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "apps.core.authentication.WorkerTokenAuthentication"
+    name = "workerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Bearer",
+                                                   bearer_format="JWT")

@@ -84,6 +84,8 @@ class Group(models.Model):
     state = models.CharField(max_length=8, choices=GroupState.choices, default=GroupState.ACTIVE)
     storage_quota = models.BigIntegerField(default=settings.DROVER_DEFAULT_STORAGE_QUOTA)
     storage_used = models.BigIntegerField(default=0)
+    # Mitosis numbers a group's tasks 1, 2, 3...: the last number given.
+    task_count = models.BigIntegerField(default=0)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="drover_groups")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,6 +1,11 @@
-"""Compute nodes (Torc) that run jobs; Mitosis workers arrive with the Mitosis issue."""
+"""Compute nodes (Torc) and Mitosis workers: the things that run jobs."""
+
+import uuid
 
 from django.db import models
+from django.utils import timezone
+
+from apps.groups.choices import Role
 
 
 class ComputeNode(models.Model):
@@ -27,3 +32,43 @@ class ComputeNode(models.Model):
 
     def __str__(self) -> str:
         return self.hostname
+
+
+class Worker(models.Model):
+    """A Mitosis worker: it serves groups (with a role) and takes tasks whose tags it has."""
+
+    class State(models.TextChoices):
+        NORMAL = "Normal"
+        GRACEFUL_SHUTDOWN = "GracefulShutdown"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    creator = models.ForeignKey("groups.User", on_delete=models.CASCADE, related_name="workers")
+    tags = models.JSONField(default=list, blank=True)
+    labels = models.JSONField(default=list, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.NORMAL)
+    last_heartbeat = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "drover_worker"
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return str(self.uuid)
+
+    @property
+    def claimer(self) -> str:
+        return f"worker:{self.uuid}"
+
+
+class GroupWorker(models.Model):
+    """A group's role on a worker (Mitosis' GroupWorkerRole): Write or Admin get the group's tasks."""
+
+    group = models.ForeignKey("groups.Group", on_delete=models.CASCADE, related_name="worker_links")
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="group_links")
+    role = models.PositiveSmallIntegerField(choices=Role.choices, default=Role.WRITE)
+
+    class Meta:
+        db_table = "drover_group_worker"
+        constraints = [models.UniqueConstraint(fields=["group", "worker"], name="group_worker_unique")]

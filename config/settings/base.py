@@ -212,6 +212,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {
     "expire-leases": {"task": "drover.workers.expire_leases", "schedule": 15.0},
     "dispatch-pool": {"task": "drover.jobs.dispatch_pool", "schedule": 5.0},
+    "expire-workers": {"task": "drover.workers.expire_workers", "schedule": 30.0},
 }
 
 # SECTION Drover
@@ -221,6 +222,8 @@ DROVER_DEFAULT_STORAGE_QUOTA = env_int("DROVER_DEFAULT_STORAGE_QUOTA", 16 * 1000
 DROVER_PUBLIC_REDIS_URL = env_str("DROVER_PUBLIC_REDIS_URL", REDIS_URL)
 # A claimed job not started or heartbeated within this many seconds goes back to ready.
 DROVER_LEASE_SECONDS = env_int("DROVER_LEASE_SECONDS", 600)
+# Mitosis: a worker silent this long is removed and its task goes back to ready.
+DROVER_WORKER_TIMEOUT = env_int("DROVER_WORKER_TIMEOUT", 600)
 # Jobs the built-in Celery pool claims per dispatch.
 DROVER_POOL_BATCH = env_int("DROVER_POOL_BATCH", 16)
 # Torc workflow timestamps: auto (float for curl, string for torc-client), float or string.

@@ -5,6 +5,7 @@ the partial indexes on ready jobs. SQLite: the same statement inside the IMMEDIA
 Drover's SQLite connections use (one writer at a time).
 """
 
+import json
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -24,6 +25,8 @@ class Scope:
     workflow_id: int | None = None
     group_ids: tuple[int, ...] = ()
     queue: str | None = None
+    # With group_ids: only jobs whose tags are all among these (Mitosis' matching).
+    tags: tuple[str, ...] | None = None
 
     def where(self) -> tuple[str, list]:
         if self.queue is not None:
@@ -31,7 +34,21 @@ class Scope:
         if self.workflow_id is not None:
             return "workflow_id = %s", [self.workflow_id]
         marks = ", ".join(["%s"] * len(self.group_ids)) or "NULL"
-        return f"group_id IN ({marks})", list(self.group_ids)
+        sql, params = f"group_id IN ({marks}) AND workflow_id IS NULL", list(self.group_ids)
+        if self.tags is not None:
+            tag_sql, tag_params = tags_within(list(self.tags))
+            sql, params = f"{sql} AND {tag_sql}", params + tag_params
+        return sql, params
+
+
+def tags_within(tags: list[str]) -> tuple[str, list]:
+    """SQL: the job's tags (a JSON array) are a subset of `tags`."""
+    if connection.vendor == "postgresql":
+        return "tags <@ %s::jsonb", [json.dumps(tags)]
+    if not tags:  # NOT IN (empty) cannot be written; only untagged jobs fit
+        return "json_array_length(tags) = 0", []
+    marks = ", ".join(["%s"] * len(tags))
+    return f"NOT EXISTS (SELECT 1 FROM json_each(tags) t WHERE t.value NOT IN ({marks}))", list(tags)
 
 
 def _skip_locked() -> str:

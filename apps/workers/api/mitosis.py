@@ -1,0 +1,144 @@
+"""Mitosis (seed 003) worker protocol: register, unregister, heartbeat, fetch a task, report.
+
+Worker endpoints take only worker tokens (from POST /workers); user endpoints never do."""
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core import dialects
+from apps.core.authentication import SignedJWTAuthentication, WorkerTokenAuthentication
+from apps.core.mitosis import duration_in, duration_out
+from apps.core.exceptions import FieldValidationError
+from apps.jobs.services import tasks
+from apps.jobs.models import Job
+
+from .. import mitosis as services
+from ..models import Worker
+
+TAG = "Mitosis: workers"
+
+
+def json_null() -> HttpResponse:
+    """Mitosis answers these with a JSON null body (DRF would send an empty one)."""
+    return HttpResponse(b"null", content_type="application/json")
+
+
+class IsWorker(BasePermission):
+    message = "Authentication error: Invalid token"
+
+    def has_permission(self, request, view):
+        return isinstance(request.auth, Worker)
+
+
+class IsUserNotWorker(BasePermission):
+    message = "A worker token cannot call user endpoints"
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated and not isinstance(request.auth, Worker))
+
+
+class WorkerView(APIView):
+    dialect = dialects.MITOSIS
+    authentication_classes = [WorkerTokenAuthentication]
+    permission_classes = [IsAuthenticated, IsWorker]
+
+
+class RegisterWorkerReq(serializers.Serializer):
+    tags = serializers.ListField(child=serializers.CharField(max_length=255))
+    labels = serializers.ListField(child=serializers.CharField(max_length=255), required=False, default=list)
+    groups = serializers.ListField(child=serializers.CharField(max_length=300))
+    lifetime = serializers.CharField(required=False, allow_null=True)
+
+
+class RegisterWorkerResp(serializers.Serializer):
+    worker_id = serializers.UUIDField()
+    token = serializers.CharField()
+    redis_url = serializers.CharField(allow_null=True)
+
+
+class WorkersView(APIView):
+    """POST registers a worker (user token); DELETE unregisters the calling worker (its token)."""
+
+    dialect = dialects.MITOSIS
+    authentication_classes = [WorkerTokenAuthentication, SignedJWTAuthentication]
+
+    def get_permissions(self):
+        return [IsAuthenticated(), IsWorker() if self.request.method == "DELETE" else IsUserNotWorker()]
+
+    @extend_schema(tags=[TAG], operation_id="registerWorker", request=RegisterWorkerReq,
+                   responses={200: RegisterWorkerResp})
+    def post(self, request):
+        from django.conf import settings
+
+        serializer = RegisterWorkerReq(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        lifetime = duration_in(data["lifetime"], field="lifetime") if data.get("lifetime") else None
+        worker, token = services.worker_register(creator=request.user, tags=data["tags"], labels=data["labels"],
+                                                 groups=data["groups"], lifetime_s=lifetime)
+        return Response({"worker_id": str(worker.uuid), "token": token,
+                         "redis_url": settings.DROVER_PUBLIC_REDIS_URL})
+
+    @extend_schema(tags=[TAG], operation_id="unregisterWorker", responses={200: OpenApiResponse(description="JSON null")})
+    def delete(self, request):
+        services.worker_remove(worker=request.auth, reason="unregistered")
+        return json_null()
+
+
+class HeartbeatView(WorkerView):
+    @extend_schema(tags=[TAG], operation_id="workerHeartbeat", request=None, responses={200: OpenApiResponse(description="JSON null")})
+    def post(self, request):
+        services.worker_heartbeat(worker=request.auth)
+        return json_null()
+
+
+class WorkerTaskResp(serializers.Serializer):
+    id = serializers.IntegerField()
+    uuid = serializers.UUIDField()
+    timeout = serializers.CharField()
+    upstream_task_uuid = serializers.UUIDField(allow_null=True)
+    spec = serializers.DictField()
+
+
+class ReportTaskReq(serializers.Serializer):
+    id = serializers.IntegerField()
+    op = serializers.JSONField()
+
+
+def task_spec(job: Job) -> dict:
+    spec = job.spec or {}
+    return {"args": job.args, "envs": job.env, "resources": spec.get("resources", []),
+            "terminal_output": bool(spec.get("terminal_output", False)), "watch": spec.get("watch")}
+
+
+class WorkerTasksView(WorkerView):
+    @extend_schema(tags=[TAG], operation_id="fetchTask",
+                   responses={200: WorkerTaskResp, 204: OpenApiResponse(description="No task for this worker")})
+    def get(self, request):
+        job = services.worker_fetch(worker=request.auth)
+        if job is None:
+            return Response(status=204)
+        return Response({"id": job.pk, "uuid": str(job.uuid), "timeout": duration_out(job.timeout_s) or "0s",
+                         "upstream_task_uuid": None, "spec": task_spec(job)})
+
+    @extend_schema(tags=[TAG], operation_id="reportTask", request=ReportTaskReq,
+                   responses={200: OpenApiTypes.OBJECT})
+    def post(self, request):
+        serializer = ReportTaskReq(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job_id, op = serializer.validated_data["id"], serializer.validated_data["op"]
+        exit_status = msg = None
+        if isinstance(op, dict) and len(op) == 1 and "Commit" in op and isinstance(op["Commit"], dict):
+            exit_status, msg = op["Commit"].get("exit_status"), op["Commit"].get("msg")
+            if not isinstance(exit_status, int) or isinstance(exit_status, bool):
+                raise FieldValidationError("required, an integer", field="op.Commit.exit_status")
+            op = "Commit"
+        if op not in ("Finish", "Cancel", "Commit"):
+            raise FieldValidationError(f"{op!r} is not one of Finish, Cancel, {{\"Commit\": ...}}", field="op")
+        tasks.task_report(worker=request.auth, job_id=job_id, op=op, exit_status=exit_status, msg=msg)
+        return Response({"url": None})
