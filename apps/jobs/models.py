@@ -11,10 +11,13 @@ from .states import Status
 
 class Job(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
-    group = models.ForeignKey("groups.Group", on_delete=models.PROTECT, related_name="jobs")
+    # Foreign keys without their own index where a composite or partial index below serves the
+    # reads: every index is rewritten on each claim and transition (status changes are never HOT).
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs",
+                              db_index=False)
+    group = models.ForeignKey("groups.Group", on_delete=models.PROTECT, related_name="jobs", db_index=False)
     workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, related_name="jobs", null=True,
-                                 blank=True)
+                                 blank=True, db_index=False)
     name = models.CharField(max_length=255, blank=True, default="")
     command = models.TextField(blank=True, default="")
     invocation_script = models.TextField(blank=True, null=True)
@@ -24,7 +27,7 @@ class Job(models.Model):
     # Dialect-specific extras (Infernet containers, Mitosis task_spec, ...).
     spec = models.JSONField(default=dict, blank=True)
     resource_requirements = models.ForeignKey("workflows.ResourceRequirements", on_delete=models.SET_NULL,
-                                              related_name="jobs", null=True, blank=True)
+                                              related_name="jobs", null=True, blank=True, db_index=False)
     priority = models.IntegerField(default=0)
     timeout_s = models.BigIntegerField(null=True, blank=True)
     tags = models.JSONField(default=list, blank=True)
@@ -43,7 +46,7 @@ class Job(models.Model):
     # Who holds it: a worker or compute node (runners), until lease_expires_at.
     claimed_by = models.CharField(max_length=255, blank=True, default="")
     compute_node = models.ForeignKey("workers.ComputeNode", on_delete=models.SET_NULL, null=True, blank=True,
-                                     related_name="jobs")
+                                     related_name="jobs", db_index=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)
     input_hash = models.CharField(max_length=64, blank=True, default="")
@@ -65,6 +68,7 @@ class Job(models.Model):
             models.Index(fields=["queue", "-priority", "id"], condition=Q(status=Status.READY) & ~Q(queue=""),
                          name="job_ready_by_queue"),
             models.Index(fields=["workflow", "status"], name="job_workflow_status"),
+            models.Index(fields=["group", "status"], name="job_group_status"),
             models.Index(fields=["lease_expires_at"], condition=Q(lease_expires_at__isnull=False),
                          name="job_leased"),
         ]

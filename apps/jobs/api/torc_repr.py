@@ -63,9 +63,34 @@ def jobs_payload(ids: list[int], *, keys=RELATION_KEYS) -> list[dict]:
     return [job_dict(row, rel) for row in rows]
 
 
-def claimed_jobs_payload(ids: list[int]) -> list[dict]:
-    """As the real server's claim answers: outputs filled (runners check them), inputs not."""
-    return jobs_payload(ids, keys=("output_file_ids", "output_user_data_ids")) if ids else []
+def claimed_jobs_payload(rows: list[dict]) -> list[dict]:
+    """Claimed rows (from the claim's RETURNING) as the real server answers a claim: outputs
+    filled (runners check them), inputs not. One query for both output kinds."""
+    if not rows:
+        return []
+    from django.db import connection
+
+    from apps.files.models import JobFile, JobUserData
+
+    ids = [row["id"] for row in rows]
+    if connection.vendor == "postgresql":  # one array parameter, not one parameter per id
+        match, params = "job_id = ANY(%s)", [ids, ids]
+    else:
+        match = f"job_id IN ({', '.join(['%s'] * len(ids))})"
+        params = [*ids, *ids]
+    sql = (f"SELECT job_id, file_id, 0 FROM {JobFile._meta.db_table} WHERE {match} AND is_output "
+           f"UNION ALL SELECT job_id, user_data_id, 1 FROM {JobUserData._meta.db_table} WHERE {match} AND is_output")
+    rel = {"output_file_ids": defaultdict(list), "output_user_data_ids": defaultdict(list)}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for job_id, target, kind in cursor.fetchall():
+            rel["output_user_data_ids" if kind else "output_file_ids"][job_id].append(target)
+    return [job_dict(row, rel) for row in rows]
+
+
+def claimed_ids_payload(ids: list[int]) -> list[dict]:
+    rows = list(Job.objects.filter(pk__in=ids).order_by("id").values(*JOB_COLUMNS)) if ids else []
+    return claimed_jobs_payload(rows)
 
 
 def one_job(job_id: int) -> dict:
@@ -82,3 +107,4 @@ def result_dict(result: Result) -> dict:
         "peak_memory_bytes": result.peak_memory_bytes, "avg_memory_bytes": result.avg_memory_bytes,
         "peak_cpu_percent": result.peak_cpu_percent, "avg_cpu_percent": result.avg_cpu_percent,
     }
+

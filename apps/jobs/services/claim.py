@@ -1,6 +1,7 @@
 """The one claim service: ready -> pending, highest priority first, never one job to two claimers.
 
-PostgreSQL: one UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING, served by
+PostgreSQL: one WITH picked AS MATERIALIZED (SELECT ... FOR UPDATE SKIP LOCKED) UPDATE ...
+RETURNING, served by
 the partial indexes on ready jobs. SQLite: the same statement inside the IMMEDIATE transaction
 Drover's SQLite connections use (one writer at a time).
 """
@@ -56,7 +57,7 @@ def _skip_locked() -> str:
 
 
 def _mark_claimed(ids_sql: str, params: list, *, claimer: str, lease_seconds: int | None,
-                  compute_node_id: int | None) -> list[int]:
+                  compute_node_id: int | None, columns: tuple[str, ...] = ("id",)) -> list:
     """Claim the rows `ids_sql` selects. The selection is a MATERIALIZED CTE: inside
     `WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` PostgreSQL may pick a nested-loop
     semi join that re-runs the subquery per row, and SKIP LOCKED then yields a fresh job each
@@ -65,27 +66,42 @@ def _mark_claimed(ids_sql: str, params: list, *, claimer: str, lease_seconds: in
     sql = (
         f"WITH picked AS MATERIALIZED ({ids_sql}) "
         f"UPDATE {table} SET status = %s, claimed_by = %s, lease_expires_at = %s, compute_node_id = %s "
-        f"WHERE id IN (SELECT id FROM picked) RETURNING id"
+        f"WHERE id IN (SELECT id FROM picked) RETURNING {', '.join(_column(c) for c in columns)}"
     )
     lease = Job._meta.get_field("lease_expires_at").get_db_prep_save(lease_until(lease_seconds), connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, int(Status.PENDING), claimer, lease, compute_node_id])
-        return sorted(row[0] for row in cursor.fetchall())
+        rows = cursor.fetchall()
+    if columns == ("id",):
+        return sorted(row[0] for row in rows)
+    return sorted((dict(zip(columns, row, strict=True)) for row in rows), key=lambda r: r["id"])
 
 
-@transaction.atomic
+def _column(name: str) -> str:
+    return Job._meta.get_field(name.removesuffix("_id") if name.endswith("_id") else name).column
+
+
+def claimed_ids(rows: list) -> list[int]:
+    return [row["id"] if isinstance(row, dict) else row for row in rows]
+
+
+# savepoint=False: inside a request's transaction a claim needs no savepoint of its own (an
+# error fails the whole request anyway), which saves two round trips on the hottest path.
+@transaction.atomic(savepoint=False)
 def claim(*, scope: Scope, claimer: str, limit: int, lease_seconds: int | None = None,
-          compute_node_id: int | None = None) -> list[int]:
-    """Claim up to `limit` ready jobs in priority order; returns their ids."""
+          compute_node_id: int | None = None, columns: tuple[str, ...] = ("id",)) -> list:
+    """Claim up to `limit` ready jobs in priority order; returns their ids, or with `columns`
+    the claimed rows as dicts of those columns (RETURNING: no second read)."""
     where, params = scope.where()
     inner = (f"SELECT id FROM {Job._meta.db_table} WHERE status = %s AND {where} "
              f"ORDER BY priority DESC, id LIMIT %s{_skip_locked()}")
-    ids = _mark_claimed(inner, [int(Status.READY), *params, limit], claimer=claimer, lease_seconds=lease_seconds,
-                        compute_node_id=compute_node_id)
+    rows = _mark_claimed(inner, [int(Status.READY), *params, limit], claimer=claimer, lease_seconds=lease_seconds,
+                         compute_node_id=compute_node_id, columns=columns)
+    ids = claimed_ids(rows)
     if ids:
         event_log(workflow_id=scope.workflow_id, category="jobs_claimed",
                   data={"claimer": claimer, "count": len(ids), "job_ids": ids[:1000]})
-    return ids
+    return rows
 
 
 @dataclass(frozen=True)
@@ -106,7 +122,7 @@ SORTS = {
 CANDIDATES_PER_SLOT = 4  # candidates read per requested job: enough for packing, bounded
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def claim_by_resources(*, workflow_id: int, node: NodeResources, limit: int, claimer: str,
                        sort_method: str = "gpus_runtime_memory", compute_node_id: int | None = None,
                        lease_seconds: int | None = None) -> list[int]:

@@ -17,7 +17,7 @@ from apps.core.exceptions import FieldValidationError
 from apps.core.parsers import parse_iso_duration, parse_memory
 from apps.core.torc import TorcView, bool_param, int_param
 from apps.jobs import services as jobs
-from apps.jobs.api.torc_repr import claimed_jobs_payload
+from apps.jobs.api.torc_repr import JOB_COLUMNS, claimed_ids_payload, claimed_jobs_payload
 from apps.jobs.models import Job, Result
 from apps.jobs.states import COMPLETE, Status
 from apps.workers.models import ComputeNode
@@ -284,9 +284,9 @@ class ClaimNextJobsView(TorcView):
         limit = int_param(request, name, 10, minimum=1, maximum=torc.MAX_LIMIT)
         if workflow.is_canceled:
             return Response({"jobs": []})
-        ids = jobs.claim(scope=jobs.Scope(workflow_id=workflow.pk), claimer=f"user:{request.user.username}",
-                         limit=limit)
-        return Response({"jobs": claimed_jobs_payload(ids)})
+        rows = jobs.claim(scope=jobs.Scope(workflow_id=workflow.pk), claimer=f"user:{request.user.username}",
+                          limit=limit, columns=JOB_COLUMNS)
+        return Response({"jobs": claimed_jobs_payload(rows)})
 
 
 class ClaimByResourcesView(TorcView):
@@ -316,7 +316,7 @@ class ClaimByResourcesView(TorcView):
         claimer = f"compute_node:{node_id}" if node_id else f"user:{request.user.username}"
         ids = jobs.claim_by_resources(workflow_id=workflow.pk, node=node, limit=limit, claimer=claimer,
                                       sort_method=sort_method, compute_node_id=node_id)
-        return Response({"jobs": claimed_jobs_payload(ids), "reason": None if ids else "No jobs fit the resources"})
+        return Response({"jobs": claimed_ids_payload(ids), "reason": None if ids else "No jobs fit the resources"})
 
 
 class ProcessChangedInputsView(TorcView):
