@@ -55,7 +55,7 @@ def test_torc_client_runs_a_dag(api):
     ] + [JobModel(workflow_id=wf.id, name="huge", command="echo huge", resource_requirements_id=big.id)]))
     assert [j.name for j in created.jobs] == [f"work{i}" for i in range(5)] + ["huge"]
     assert all(j.status == "uninitialized" for j in created.jobs)
-    last = api.create_job(JobModel(workflow_id=wf.id, name="collect", command="echo done",
+    api.create_job(JobModel(workflow_id=wf.id, name="collect", command="echo done",
                                    depends_on_job_ids=[j.id for j in created.jobs[:5]]))
 
     api.initialize_jobs(wf.id)

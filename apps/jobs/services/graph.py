@@ -5,7 +5,7 @@ cascades loop once per DAG level."""
 from collections import defaultdict, deque
 
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Subquery, Value
+from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -49,13 +49,26 @@ def release_dependents(*, succeeded: list[int], failed: list[int]) -> dict:
     finished = list(succeeded) + list(failed) + canceled
     unblocked = 0
     for part in chunks(finished):
-        edges = JobDependency.objects.filter(depends_on_id__in=part)
-        per_job = edges.filter(job_id=OuterRef("pk")).values("job_id").annotate(n=Count("*")).values("n")
-        waiting = Job.objects.filter(pk__in=edges.values("job_id"), status=Status.BLOCKED)
-        waiting.update(unfinished_deps=F("unfinished_deps") - Subquery(per_job))
-        unblocked += Job.objects.filter(pk__in=edges.values("job_id"), status=Status.BLOCKED,
-                                        unfinished_deps=0).update(status=Status.READY, ready_at=now)
+        unblocked += _count_down(part, now)
     return {"unblocked": unblocked, "canceled": len(canceled)}
+
+
+def _count_down(finished: list[int], now) -> int:
+    """One statement: each blocked dependent of `finished` loses one unfinished dependency per
+    finished blocker and turns ready at zero. Returns how many turned ready."""
+    table, deps = Job._meta.db_table, JobDependency._meta.db_table
+    marks = ", ".join(["%s"] * len(finished))
+    ready_at = Job._meta.get_field("ready_at").get_db_prep_save(now, connection)
+    sql = (
+        f"UPDATE {table} SET unfinished_deps = {table}.unfinished_deps - c.n, "
+        f"status = CASE WHEN {table}.unfinished_deps - c.n = 0 THEN %s ELSE {table}.status END, "
+        f"ready_at = CASE WHEN {table}.unfinished_deps - c.n = 0 THEN %s ELSE {table}.ready_at END "
+        f"FROM (SELECT job_id, COUNT(*) AS n FROM {deps} WHERE depends_on_id IN ({marks}) GROUP BY job_id) c "
+        f"WHERE {table}.id = c.job_id AND {table}.status = %s RETURNING {table}.status"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [int(Status.READY), ready_at, *finished, int(Status.BLOCKED)])
+        return sum(1 for (status,) in cursor.fetchall() if status == Status.READY)
 
 
 def _update_returning_ids(queryset, **values) -> list[int]:

@@ -85,15 +85,21 @@ def record_input_files(*, workflow: Workflow) -> None:
     File.objects.bulk_update(stamps, ["st_mtime"], batch_size=1000)
 
 
-def job_input_hashes(*, workflow_id: int, job_ids: list[int] | None = None) -> dict[int, str]:
+def job_input_hashes(*, workflow_id: int, job_ids: list[int] | None = None,
+                     status: Status | None = None) -> dict[int, str]:
     """SHA-256 of what a job runs and reads, as Torc computes it: command, invocation script,
-    dependencies, file and user-data ids, and the contents of the user data it reads."""
+    dependencies, file and user-data ids, and the contents of the user data it reads. Jobs are
+    chosen by `status` in SQL or by `job_ids` in chunks (never one IN list of 100,000)."""
     from apps.files.models import JobFile, JobUserData
 
     jobs = Job.objects.filter(workflow_id=workflow_id)
+    if status is not None:
+        jobs = jobs.filter(status=status)
     if job_ids is not None:
-        jobs = jobs.filter(pk__in=job_ids)
-    rows = list(jobs.values_list("pk", "command", "invocation_script"))
+        rows = [row for part in graph.chunks(job_ids)
+                for row in jobs.filter(pk__in=part).values_list("pk", "command", "invocation_script")]
+    else:
+        rows = list(jobs.values_list("pk", "command", "invocation_script"))
     wanted = {pk for pk, _, _ in rows}
     deps, files, datas = defaultdict(list), defaultdict(lambda: ([], [])), defaultdict(lambda: ([], []))
     for job, dep in JobDependency.objects.filter(job__workflow_id=workflow_id).values_list("job_id", "depends_on_id"):
@@ -123,11 +129,8 @@ def job_input_hashes(*, workflow_id: int, job_ids: list[int] | None = None) -> d
 
 
 def store_input_hashes(*, workflow_id: int, only_uninitialized: bool) -> int:
-    ids = None
-    if only_uninitialized:
-        ids = list(Job.objects.filter(workflow_id=workflow_id, status=Status.UNINITIALIZED)
-                   .values_list("pk", flat=True))
-    hashes = job_input_hashes(workflow_id=workflow_id, job_ids=ids)
+    hashes = job_input_hashes(workflow_id=workflow_id,
+                              status=Status.UNINITIALIZED if only_uninitialized else None)
     bulk_set_column(Job._meta.db_table, "input_hash", hashes)
     return len(hashes)
 

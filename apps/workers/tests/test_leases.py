@@ -49,7 +49,7 @@ def test_last_attempt_fails_and_cancels_downstream(alice):
 
 def test_heartbeat_renews_every_lease_of_the_holder(alice):
     wf = workflow(alice)
-    ids = jobs(wf, alice, {"a": {}, "b": {}, "c": {}})
+    jobs(wf, alice, {"a": {}, "b": {}, "c": {}})
     services.initialize_workflow(workflow=wf)
     services.claim(scope=services.Scope(workflow_id=wf.pk), claimer="w1", limit=2)
     soon = timezone.now() + timedelta(seconds=5)

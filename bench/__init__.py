@@ -1,0 +1,1 @@
+"""Drover benchmarks: `python -m bench.torc_figures` (see bench/README.md)."""

@@ -1,0 +1,154 @@
+"""HTTP clients of the benchmarks. Client processes are started with the 'spawn' context and
+import only this module (no Django): they are what a Torc runner is to the server, separate
+processes speaking HTTP/1.1 with keep-alive."""
+
+import http.client
+import json
+import time
+from datetime import datetime, timezone
+
+PREFIX = "/torc-service/v1"
+
+
+class HttpError(RuntimeError):
+    pass
+
+
+class Api:
+    """A keep-alive HTTP/1.1 connection with Drover's API-key header. A connection idle for more
+    than a second is reopened first (gunicorn closes idle keep-alive connections after 2 s)."""
+
+    def __init__(self, port: int, key: str):
+        self.port, self.key = port, key
+        self.conn: http.client.HTTPConnection | None = None
+        self.last = 0.0
+        self.headers = {"X-API-Key": key, "Accept": "application/json", "Content-Type": "application/json"}
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self.conn is not None and time.monotonic() - self.last > 1.0:
+            self.conn.close()
+            self.conn = None
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+        return self.conn
+
+    def call(self, method: str, path: str, body=None, headers: dict | None = None):
+        payload = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                conn.request(method, PREFIX + path, body=payload, headers={**self.headers, **(headers or {})})
+                response = conn.getresponse()
+                data = response.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # The server closed a keep-alive connection before reading the request: resend once.
+                conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+        self.last = time.monotonic()
+        if response.getheader("Connection", "").lower() == "close":
+            conn.close()
+            self.conn = None
+        if response.status != 200:
+            raise HttpError(f"{method} {path}: {response.status} {data[:500]!r}")
+        return json.loads(data) if data else None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+def warm_up(api: Api, workflow_id: int, n: int = 6) -> None:
+    """Open the keep-alive connection and let the server threads open their DB connections."""
+    for _ in range(n):
+        api.call("GET", f"/workflows/{workflow_id}")
+
+
+def claim_client(port: int, key: str, workflow_id: int, batch: int, barrier, counter, results, index: int) -> None:
+    """POST claim_next_jobs?num_jobs=batch until the answer is empty."""
+    api = Api(port, key)
+    try:
+        warm_up(api, workflow_id)
+        barrier.wait()
+        cpu0 = time.process_time()
+        ids, latencies = [], []
+        path = f"/workflows/{workflow_id}/claim_next_jobs?num_jobs={batch}"
+        while True:
+            t = time.perf_counter()
+            jobs = api.call("POST", path)["jobs"]
+            latencies.append(time.perf_counter() - t)
+            if not jobs:
+                break
+            ids.extend(job["id"] for job in jobs)
+            with counter.get_lock():
+                counter.value += len(jobs)
+        results.put({"index": index, "ids": ids, "latencies": latencies, "cpu_s": time.process_time() - cpu0,
+                     "error": None})
+    except BaseException as exc:  # reported to the parent, which fails the step
+        results.put({"index": index, "ids": [], "latencies": [], "error": repr(exc)})
+        barrier.abort()
+    finally:
+        api.close()
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def complete_client(port: int, key: str, workflow_id: int, run_id: int, node_id: int, job_ids: list[int], barrier,
+                    counter, results, index: int) -> None:
+    """For each job: PUT start_job, then POST complete_job/completed with a ResultModel body."""
+    api = Api(port, key)
+    try:
+        warm_up(api, workflow_id)
+        barrier.wait()
+        cpu0 = time.process_time()
+        starts, completes = [], []
+        for job_id in job_ids:
+            t = time.perf_counter()
+            api.call("PUT", f"/jobs/{job_id}/start_job/{run_id}/{node_id}")
+            t1 = time.perf_counter()
+            result = {"job_id": job_id, "workflow_id": workflow_id, "run_id": run_id, "compute_node_id": node_id,
+                      "return_code": 0, "status": "completed", "exec_time_minutes": 0.01,
+                      "completion_time": now_iso()}
+            body = api.call("POST", f"/jobs/{job_id}/complete_job/completed/{run_id}", result)
+            t2 = time.perf_counter()
+            if body["status"] != "completed":
+                raise HttpError(f"job {job_id} is {body['status']} after complete_job")
+            starts.append(t1 - t)
+            completes.append(t2 - t1)
+            with counter.get_lock():
+                counter.value += 1
+        results.put({"index": index, "starts": starts, "completes": completes, "cpu_s": time.process_time() - cpu0,
+                     "error": None})
+    except BaseException as exc:
+        results.put({"index": index, "starts": [], "completes": [], "error": repr(exc)})
+        barrier.abort()
+    finally:
+        api.close()
+
+
+def request_client(port: int, key: str, workflow_id: int, method: str, path: str, count: int, barrier, counter,
+                   results, index: int) -> None:
+    """The same request `count` times: the stack's floor (gunicorn + Django + DRF + auth)."""
+    api = Api(port, key)
+    try:
+        warm_up(api, workflow_id)
+        barrier.wait()
+        cpu0 = time.process_time()
+        latencies = []
+        for done in range(1, count + 1):
+            t = time.perf_counter()
+            api.call(method, path)
+            latencies.append(time.perf_counter() - t)
+            if done % 10 == 0:
+                with counter.get_lock():
+                    counter.value += 10
+        results.put({"index": index, "latencies": latencies, "cpu_s": time.process_time() - cpu0, "error": None})
+    except BaseException as exc:
+        results.put({"index": index, "latencies": [], "error": repr(exc)})
+        barrier.abort()
+    finally:
+        api.close()
