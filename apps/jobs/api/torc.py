@@ -16,7 +16,7 @@ from ..services.lifecycle import check_run_id
 from ..models import Job, JobDependency, Result
 from ..states import COMPLETE, Status
 from .torc_input import clean_job, clean_result, parse_status
-from .torc_repr import JOB_COLUMNS, job_dict, jobs_payload, one_job, relations, result_dict
+from .torc_repr import JOB_COLUMNS, created_job_dict, job_dict, jobs_payload, one_job, relations, result_dict
 
 TAG = "Torc"
 ANY = OpenApiTypes.OBJECT
@@ -92,7 +92,9 @@ class BulkJobsView(TorcView):
             raise Unprocessable("all jobs of a bulk request must belong to one workflow", field="jobs.workflow_id")
         workflow = workflow_for(request.user, workflow_ids.pop(), write=True)
         ids = services.jobs_create(workflow=workflow, owner=request.user, items=cleaned)
-        return Response({"jobs": jobs_payload(ids)})
+        if workflow.initialized:  # the new jobs were placed: read their statuses back
+            return Response({"jobs": jobs_payload(ids)})
+        return Response({"jobs": [created_job_dict(job_id, item) for job_id, item in zip(ids, cleaned, strict=True)]})
 
 
 class JobDetailView(TorcView):

@@ -57,6 +57,20 @@ def job_dict(row: dict, rel: dict | None = None) -> dict:
     return body
 
 
+def created_job_dict(job_id: int, item: dict) -> dict:
+    """A job just created from `item` (defaults filled by jobs_create), as an uninitialized job,
+    without reading 10,000 rows back."""
+    row = {"id": job_id, "workflow_id": item["workflow_id"], "name": item.get("name", ""),
+           "command": item.get("command", ""), "invocation_script": item.get("invocation_script"),
+           "status": int(Status.UNINITIALIZED),
+           "cancel_on_blocking_job_failure": item.get("cancel_on_blocking_job_failure", True),
+           "supports_termination": item.get("supports_termination", False),
+           "resource_requirements_id": item.get("resource_requirements_id"), "priority": item.get("priority", 0),
+           "attempt": 1, "compute_node_id": None}
+    rel = {key: {job_id: sorted(set(item.get(key) or []))} for key in RELATION_KEYS}
+    return job_dict(row, rel)
+
+
 def jobs_payload(ids: list[int], *, keys=RELATION_KEYS) -> list[dict]:
     rows = Job.objects.filter(pk__in=ids).order_by("id").values(*JOB_COLUMNS)
     rel = relations(ids, keys)

@@ -1,6 +1,6 @@
 """Creating, changing and deleting jobs with their dependencies and file/user-data links."""
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from apps.core.exceptions import FieldValidationError
 from apps.workflows.models import ResourceRequirements, Workflow
@@ -50,9 +50,73 @@ def validate_references(workflow: Workflow, items: list[dict], *, prefix: str = 
                                            field=where)
 
 
+FAST_KEYS = frozenset({"workflow_id", "name", "command", "invocation_script", "cancel_on_blocking_job_failure",
+                       "supports_termination", "priority", "resource_requirements_id", "queue", "max_attempts",
+                       *RELATIONS})
+
+
+def _insert_jobs_unnest(workflow: Workflow, owner, items: list[dict]) -> list[int]:
+    """PostgreSQL: Torc-shaped jobs in one INSERT ... SELECT FROM unnest(arrays) per 10,000:
+    no model instance and one array parameter per column, where bulk_create spent most of a
+    10,000-job request building objects and quoting 200,000 parameters in Python."""
+    defaults = Job()
+    columns = {
+        "name": ("text", lambda i: i.get("name") or ""),
+        "command": ("text", lambda i: i.get("command") or ""),
+        "invocation_script": ("text", lambda i: i.get("invocation_script")),
+        "cancel_on_blocking_job_failure": ("boolean", lambda i: i.get("cancel_on_blocking_job_failure",
+                                                                    defaults.cancel_on_blocking_job_failure)),
+        "supports_termination": ("boolean", lambda i: i.get("supports_termination", defaults.supports_termination)),
+        "priority": ("integer", lambda i: i.get("priority") or 0),
+        "resource_requirements_id": ("bigint", lambda i: i.get("resource_requirements_id")),
+        "queue": ("text", lambda i: i.get("queue") or ""),
+        "max_attempts": ("integer", lambda i: i.get("max_attempts") or defaults.max_attempts),
+    }
+    names = ", ".join(columns)
+    arrays = ", ".join(f"%s::{kind}[]" for kind, _ in columns.values())
+    sql = (
+        f"INSERT INTO {Job._meta.db_table} (uuid, owner_id, group_id, workflow_id, {names}, args, env, image, spec, "
+        f"tags, labels, status, attempt, unfinished_deps, claimed_by, input_hash, created_at) "
+        f"SELECT gen_random_uuid(), %s, %s, %s, {names}, '[]', '{{}}', '', '{{}}', '[]', '[]', %s, 1, 0, '', '', "
+        f"now() FROM unnest({arrays}) AS t({names}) RETURNING id"
+    )
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(items), 10_000):
+            part = items[start:start + 10_000]
+            params = [[get(item) for item in part] for _, get in columns.values()]
+            cursor.execute(sql, [owner.pk, workflow.group_id, workflow.pk, int(Status.UNINITIALIZED), *params])
+            ids += [row[0] for row in cursor.fetchall()]
+    return ids
+
+
+def _insert_pairs(table: str, columns: tuple[str, str], pairs: list[tuple], extra: dict) -> None:
+    if not pairs:
+        return
+    names = ", ".join([*columns, *extra])
+    extras = ", ".join(["%s"] * len(extra))
+    sql = (f"INSERT INTO {table} ({names}) SELECT a, b{', ' + extras if extra else ''} "
+           f"FROM unnest(%s::bigint[], %s::bigint[]) AS t(a, b)")
+    with connection.cursor() as cursor:
+        for start in range(0, len(pairs), 50_000):
+            part = pairs[start:start + 50_000]
+            cursor.execute(sql, [*extra.values(), [a for a, _ in part], [b for _, b in part]])
+
+
 def _links(job_ids: list[int], items: list[dict]):
     from apps.files.models import JobFile, JobUserData
 
+    if connection.vendor == "postgresql":  # same rows, without model instances
+        edges = [(job_id, dep) for job_id, item in zip(job_ids, items, strict=True)
+                 for dep in set(item.get("depends_on_job_ids") or [])]
+        _insert_pairs(JobDependency._meta.db_table, ("job_id", "depends_on_id"), edges, {"implicit": False})
+        for model, target, keys in ((JobFile, "file_id", ("input_file_ids", "output_file_ids")),
+                                    (JobUserData, "user_data_id", ("input_user_data_ids", "output_user_data_ids"))):
+            for is_output, key in zip((False, True), keys, strict=True):
+                pairs = [(job_id, t) for job_id, item in zip(job_ids, items, strict=True)
+                         for t in set(item.get(key) or [])]
+                _insert_pairs(model._meta.db_table, ("job_id", target), pairs, {"is_output": is_output})
+        return
     edges, files, datas = [], [], []
     for job_id, item in zip(job_ids, items, strict=True):
         edges += [JobDependency(job_id=job_id, depends_on_id=dep) for dep in set(item.get("depends_on_job_ids") or [])]
@@ -76,10 +140,13 @@ def jobs_create(*, workflow: Workflow, owner, items: list[dict], prefix: str = "
         if not item.get("resource_requirements_id"):
             item["resource_requirements_id"] = default_rr
         item.setdefault("queue", queue)
-    jobs = [Job(workflow=workflow, owner=owner, group_id=workflow.group_id,
-                **{k: item[k] for k in SCALARS if k in item and item[k] is not None}) for item in items]
-    Job.objects.bulk_create(jobs, batch_size=5000)
-    ids = [job.pk for job in jobs]
+    if connection.vendor == "postgresql" and all(FAST_KEYS.issuperset(item) for item in items):
+        ids = _insert_jobs_unnest(workflow, owner, items)
+    else:
+        jobs = [Job(workflow=workflow, owner=owner, group_id=workflow.group_id,
+                    **{k: item[k] for k in SCALARS if k in item and item[k] is not None}) for item in items]
+        Job.objects.bulk_create(jobs, batch_size=5000)
+        ids = [job.pk for job in jobs]
     _links(ids, items)
     if workflow.initialized:
         store_input_hashes(workflow_id=workflow.pk, only_uninitialized=True)
