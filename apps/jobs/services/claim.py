@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from apps.workflows.models import ResourceRequirements
+from apps.workflows.models import Event, ResourceRequirements
 from apps.workflows.services import event_log
 
 from ..models import Job
@@ -57,21 +57,38 @@ def _skip_locked() -> str:
 
 
 def _mark_claimed(ids_sql: str, params: list, *, claimer: str, lease_seconds: int | None,
-                  compute_node_id: int | None, columns: tuple[str, ...] = ("id",)) -> list:
+                  compute_node_id: int | None, columns: tuple[str, ...] = ("id",),
+                  log_workflow: int | None | bool = False) -> list:
     """Claim the rows `ids_sql` selects. The selection is a MATERIALIZED CTE: inside
     `WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` PostgreSQL may pick a nested-loop
     semi join that re-runs the subquery per row, and SKIP LOCKED then yields a fresh job each
     time, claiming far more than n."""
     table = Job._meta.db_table
-    sql = (
-        f"WITH picked AS MATERIALIZED ({ids_sql}) "
-        f"UPDATE {table} SET status = %s, claimed_by = %s, lease_expires_at = %s, compute_node_id = %s "
-        f"WHERE id IN (SELECT id FROM picked) RETURNING {', '.join(_column(c) for c in columns)}"
-    )
+    returning = ", ".join(_column(c) for c in columns)
+    update = (f"UPDATE {table} SET status = %s, claimed_by = %s, lease_expires_at = %s, compute_node_id = %s "
+              f"WHERE id IN (SELECT id FROM picked) RETURNING {returning}")
     lease = Job._meta.get_field("lease_expires_at").get_db_prep_save(lease_until(lease_seconds), connection)
+    values = [*params, int(Status.PENDING), claimer, lease, compute_node_id]
+    if log_workflow is not False and connection.vendor == "postgresql":
+        # The claim's event row in the same statement: one round trip less on the hottest path.
+        sql = (
+            f"WITH picked AS MATERIALIZED ({ids_sql}), claimed AS ({update}), "
+            f"logged AS (INSERT INTO {Event._meta.db_table} (workflow_id, timestamp, category, data) "
+            f"SELECT %s, now(), 'jobs_claimed', jsonb_build_object('claimer', %s::text, 'count', count(*), "
+            f"'job_ids', to_jsonb((array_agg(id ORDER BY id))[1:1000])) FROM claimed HAVING count(*) > 0) "
+            f"SELECT {returning} FROM claimed"
+        )
+        values += [log_workflow, claimer]
+        log_workflow = False
+    else:
+        sql = f"WITH picked AS MATERIALIZED ({ids_sql}) {update}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, int(Status.PENDING), claimer, lease, compute_node_id])
+        cursor.execute(sql, values)
         rows = cursor.fetchall()
+    if log_workflow is not False and rows:
+        ids = sorted(row[columns.index("id")] for row in rows)
+        event_log(workflow_id=log_workflow, category="jobs_claimed",
+                  data={"claimer": claimer, "count": len(ids), "job_ids": ids[:1000]})
     if columns == ("id",):
         return sorted(row[0] for row in rows)
     return sorted((dict(zip(columns, row, strict=True)) for row in rows), key=lambda r: r["id"])
@@ -80,9 +97,6 @@ def _mark_claimed(ids_sql: str, params: list, *, claimer: str, lease_seconds: in
 def _column(name: str) -> str:
     return Job._meta.get_field(name.removesuffix("_id") if name.endswith("_id") else name).column
 
-
-def claimed_ids(rows: list) -> list[int]:
-    return [row["id"] if isinstance(row, dict) else row for row in rows]
 
 
 # savepoint=False: inside a request's transaction a claim needs no savepoint of its own (an
@@ -95,13 +109,8 @@ def claim(*, scope: Scope, claimer: str, limit: int, lease_seconds: int | None =
     where, params = scope.where()
     inner = (f"SELECT id FROM {Job._meta.db_table} WHERE status = %s AND {where} "
              f"ORDER BY priority DESC, id LIMIT %s{_skip_locked()}")
-    rows = _mark_claimed(inner, [int(Status.READY), *params, limit], claimer=claimer, lease_seconds=lease_seconds,
-                         compute_node_id=compute_node_id, columns=columns)
-    ids = claimed_ids(rows)
-    if ids:
-        event_log(workflow_id=scope.workflow_id, category="jobs_claimed",
-                  data={"claimer": claimer, "count": len(ids), "job_ids": ids[:1000]})
-    return rows
+    return _mark_claimed(inner, [int(Status.READY), *params, limit], claimer=claimer, lease_seconds=lease_seconds,
+                         compute_node_id=compute_node_id, columns=columns, log_workflow=scope.workflow_id)
 
 
 @dataclass(frozen=True)

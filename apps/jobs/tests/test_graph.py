@@ -211,7 +211,11 @@ def test_claim_never_hands_a_job_twice_and_orders_by_priority(alice):
     assert set(Job.objects.filter(pk__in=first).values_list("priority", flat=True)) == {2}
     assert Job.objects.filter(claimed_by="w1", status=Status.PENDING).count() == 10
     assert services.claim(scope=services.Scope(workflow_id=wf.pk), claimer="w3", limit=5) == []
-    assert ids
+    events = list(Event.objects.filter(workflow=wf, category="jobs_claimed").order_by("id").values_list("data",
+                                                                                                       flat=True))
+    assert events == [{"claimer": "w1", "count": 10, "job_ids": sorted(first)},
+                      {"claimer": "w2", "count": 20, "job_ids": sorted(second)}]  # none for an empty claim
+    assert sorted(first + second) == sorted(ids)
 
 
 def test_claim_by_resources_packs_greedily(alice):
