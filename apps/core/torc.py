@@ -93,18 +93,6 @@ class TorcView(APIView):
         return response
 
 
-def in_visible_workflow(request, workflow_for, workflow_id, *, write: bool, not_found: str) -> None:
-    """Check access to an object through its workflow. A workflow the user cannot see answers
-    with the object's own "not found" message, as for an id that does not exist: "Workflow not
-    found with ID: 7" for a job id told a stranger that the job exists and where."""
-    from .exceptions import NotFound
-
-    try:
-        workflow_for(request.user, workflow_id, write=write)
-    except NotFound:
-        raise NotFound(not_found) from None
-
-
 def int_param(request, name: str, default: int | None = None, *, minimum: int | None = None,
               maximum: int | None = MAX_INT, required: bool = False) -> int | None:
     raw = request.query_params.get(name)

@@ -41,6 +41,22 @@ def workflow_for(user: User, workflow_id, *, write: bool = False) -> Workflow:
     return workflow
 
 
+def object_in_workflow(user: User, queryset, pk, *, label: str, write: bool = False):
+    """An object that belongs to a workflow (job, file, requirements, node, event...), if
+    `user` may see the workflow (and, for writes, change it). Whatever is not visible answers
+    with the object's own "not found": "Workflow not found with ID: 7" for a job id would tell
+    a stranger that the job exists and where."""
+    not_found = f"{label} not found with ID: {pk}"
+    obj = queryset.filter(pk=pk, workflow__isnull=False).first()
+    if obj is None:
+        raise NotFound(not_found)
+    try:
+        workflow_for(user, obj.workflow_id, write=write)
+    except NotFound:
+        raise NotFound(not_found) from None
+    return obj
+
+
 def can_write(user: User, workflow: Workflow) -> bool:
     if user.is_staff or workflow.owner_id == user.pk:
         return True

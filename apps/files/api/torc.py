@@ -6,9 +6,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from apps.core import torc
-from apps.core.exceptions import NotFound
 from apps.core.torc import TorcView, bool_param, int_param
-from apps.workflows.services import workflow_for
+from apps.workflows.services import object_in_workflow, workflow_for
 
 from .. import services
 from ..models import File, UserData
@@ -47,12 +46,8 @@ def valid(serializer_class, data) -> dict:
 
 
 def owned(request, model, pk, *, write=False):
-    message = f"{model._meta.verbose_name.capitalize()} not found with ID: {pk}"
-    obj = model.objects.filter(pk=pk).first()
-    if obj is None:
-        raise NotFound(message)
-    torc.in_visible_workflow(request, workflow_for, obj.workflow_id, write=write, not_found=message)
-    return obj
+    return object_in_workflow(request.user, model.objects.all(), pk,
+                              label=model._meta.verbose_name.capitalize(), write=write)
 
 
 class FileListView(TorcView):

@@ -6,10 +6,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from apps.core import torc
-from apps.core.exceptions import FieldValidationError, NotFound, Unprocessable
+from apps.core.exceptions import FieldValidationError, Unprocessable
 from apps.core.torc import TorcView, bool_param, int_param
 from apps.workers.models import ComputeNode
-from apps.workflows.services import workflow_for
+from apps.workflows.services import object_in_workflow, workflow_for
 
 from .. import services
 from ..services.lifecycle import check_run_id
@@ -24,12 +24,8 @@ MAX_BULK = 10_000
 
 
 def job_for(request, job_id, *, write: bool = False) -> Job:
-    job = Job.objects.select_related("workflow").filter(pk=job_id, workflow__isnull=False).first()
-    if job is None:
-        raise NotFound(f"Job not found with ID: {job_id}")
-    torc.in_visible_workflow(request, workflow_for, job.workflow_id, write=write,
-                             not_found=f"Job not found with ID: {job_id}")
-    return job
+    return object_in_workflow(request.user, Job.objects.select_related("workflow"), job_id, label="Job",
+                              write=write)
 
 
 # SECTION jobs
@@ -224,9 +220,5 @@ class ResultListView(TorcView):
 class ResultDetailView(TorcView):
     @extend_schema(tags=[TAG], operation_id="torc_get_result", responses={200: ANY})
     def get(self, request, result_id):
-        result = Result.objects.filter(pk=result_id, workflow__isnull=False).first()
-        if result is None:
-            raise NotFound(f"Result not found with ID: {result_id}")
-        torc.in_visible_workflow(request, workflow_for, result.workflow_id, write=False,
-                                 not_found=f"Result not found with ID: {result_id}")
+        result = object_in_workflow(request.user, Result.objects.all(), result_id, label="Result")
         return Response(result_dict(result))

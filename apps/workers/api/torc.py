@@ -6,10 +6,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from apps.core import torc
-from apps.core.exceptions import NotFound
 from apps.core.parsers import format_memory, parse_memory
 from apps.core.torc import MAX_INT, MAX_INT32, TorcView, bool_param, int_param
-from apps.workflows.services import workflow_for
+from apps.workflows.services import object_in_workflow, workflow_for
 
 from .. import services
 from ..models import ComputeNode
@@ -73,12 +72,7 @@ def valid(data) -> NodeIn:
 
 
 def node_for(request, node_id, *, write=False) -> ComputeNode:
-    node = ComputeNode.objects.filter(pk=node_id).first()
-    if node is None:
-        raise NotFound(f"Compute node not found with ID: {node_id}")
-    torc.in_visible_workflow(request, workflow_for, node.workflow_id, write=write,
-                             not_found=f"Compute node not found with ID: {node_id}")
-    return node
+    return object_in_workflow(request.user, ComputeNode.objects.all(), node_id, label="Compute node", write=write)
 
 
 class NodeListView(TorcView):

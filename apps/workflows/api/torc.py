@@ -395,12 +395,8 @@ class RequirementsListView(TorcView):
 
 
 def requirements_for(request, rr_id, *, write=False) -> ResourceRequirements:
-    rr = ResourceRequirements.objects.filter(pk=rr_id).first()
-    if rr is None:
-        raise services.NotFound(f"Resource requirements not found with ID: {rr_id}")
-    torc.in_visible_workflow(request, services.workflow_for, rr.workflow_id, write=write,
-                             not_found=f"Resource requirements not found with ID: {rr_id}")
-    return rr
+    return services.object_in_workflow(request.user, ResourceRequirements.objects.all(), rr_id,
+                                       label="Resource requirements", write=write)
 
 
 class RequirementsDetailView(TorcView):
@@ -464,11 +460,7 @@ class EventListView(TorcView):
 class EventDetailView(TorcView):
     @extend_schema(tags=[TAG], operation_id="torc_get_event", responses={200: ANY})
     def get(self, request, event_id):
-        event = Event.objects.filter(pk=event_id).first()
-        if event is None or event.workflow_id is None:
-            raise services.NotFound(f"Event not found with ID: {event_id}")
-        torc.in_visible_workflow(request, services.workflow_for, event.workflow_id, write=False,
-                                 not_found=f"Event not found with ID: {event_id}")
+        event = services.object_in_workflow(request.user, Event.objects.all(), event_id, label="Event")
         return Response(event_dict(event))
 
 
