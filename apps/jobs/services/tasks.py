@@ -16,6 +16,7 @@ from apps.workflows.services import event_log
 from ..models import Job
 from ..states import ACTIVE, Status
 from .lifecycle import complete_job
+from .transitions import transition
 
 REPORT_KEY = "mitosis_report"  # in Job.spec: "Finish" or "Cancel" until the worker commits
 
@@ -64,8 +65,6 @@ def task_cancel(*, user, uuid) -> Job:
     require_role(user, job.group, Role.WRITE)
     if job.status not in (Status.READY, Status.BLOCKED, Status.UNINITIALIZED):
         raise NotFound(f"Task with uuid {uuid} not found")
-    from .transitions import transition
-
     return transition(job_id=job.pk, target=Status.CANCELED, reason="user_cancellation",
                       fields={"spec": {**job.spec, "result": {"exit_status": 0, "msg": "UserCancellation"}}})
 
