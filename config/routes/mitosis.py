@@ -1,10 +1,9 @@
-"""Mitosis (seed 003) at the root paths. Later issues add workers, tasks, attachments here."""
+"""Mitosis (seed 003) at the root paths: users and groups here; tasks, workers and storage from
+their apps. Fixed segments and ids share positions, so ids use the uuid converter."""
 
-from django.urls import path
+from django.urls import include, path
 
 from apps.groups.api import mitosis as groups
-from apps.jobs.api import mitosis as tasks
-from apps.workers.api import mitosis as workers
 
 urlpatterns = [
     path("login", groups.LoginView.as_view(), name="login"),
@@ -15,12 +14,6 @@ urlpatterns = [
     path("groups", groups.GroupCreateView.as_view(), name="group-create"),
     path("groups/<str:group_name>", groups.GroupDetailView.as_view(), name="group-detail"),
     path("groups/<str:group_name>/users", groups.GroupUsersView.as_view(), name="group-users"),
-    path("workers", workers.WorkersView.as_view(), name="workers"),
-    path("workers/heartbeat", workers.HeartbeatView.as_view(), name="worker-heartbeat"),
-    path("workers/tasks", workers.WorkerTasksView.as_view(), name="worker-tasks"),
-    path("tasks", tasks.TasksView.as_view(), name="tasks"),
-    path("tasks/submit", tasks.BatchSubmitView.as_view(), name="tasks-submit"),
-    path("tasks/<uuid:uuid>", tasks.TaskDetailView.as_view(), name="task"),
     path("admin/users", groups.AdminUsersView.as_view(), name="admin-users"),
     path("admin/users/<str:username>", groups.AdminUserView.as_view(), name="admin-user"),
     path("admin/users/<str:username>/password", groups.AdminUserPasswordView.as_view(), name="admin-user-password"),
@@ -31,4 +24,7 @@ urlpatterns = [
         groups.AdminGroupStorageQuotaView.as_view(),
         name="admin-group-storage-quota",
     ),
+    path("", include("apps.jobs.api.mitosis_urls")),
+    path("", include("apps.workers.api.mitosis_urls")),
+    path("", include("apps.storage.urls")),
 ]

@@ -1,0 +1,3 @@
+"""Mitosis attachment and artifact routes (seed 003)."""
+
+urlpatterns = []
