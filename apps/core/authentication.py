@@ -8,6 +8,8 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
+from . import authcache
+
 SIGN_CLAIM = "sign"
 LAST_USED_RESOLUTION = timedelta(minutes=5)  # don't write a row on every request
 
@@ -33,9 +35,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         from apps.groups.models import ApiKey
 
+        key_hash = ApiKey.hash_key(key)
+        remembered = authcache.get("api-key:" + key_hash)
+        if remembered is not None:
+            return remembered
         row = (
             ApiKey.objects.select_related("user")
-            .filter(key_hash=ApiKey.hash_key(key), revoked=False)
+            .filter(key_hash=key_hash, revoked=False)
             .only("id", "last_used_at", "user")
             .first()
         )
@@ -46,6 +52,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
             ApiKey.objects.filter(pk=row.pk).update(last_used_at=now)
+        authcache.put("api-key:" + key_hash, (row.user, row))
         return row.user, row
 
     def _key_from(self, request) -> str | None:

@@ -16,6 +16,7 @@ from apps.core.exceptions import (
     QuotaExceeded,
     Unauthenticated,
 )
+from apps.core import authcache
 from apps.core.parsers import apply_quota_change
 
 from . import tokens
@@ -263,3 +264,4 @@ def api_key_create(*, user: User, name: str = "") -> tuple[ApiKey, str]:
 
 def api_key_revoke(*, key_id: int) -> None:
     ApiKey.objects.filter(pk=key_id).update(revoked=True)
+    authcache.clear()  # an UPDATE sends no signal
