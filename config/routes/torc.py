@@ -24,6 +24,8 @@ urlpatterns = [
          name="workflow-is-uninitialized"),
     path("workflows/<int:workflow_id>/initialize_jobs", workflows.InitializeJobsView.as_view(),
          name="initialize-jobs"),
+    path("workflows/<int:workflow_id>/batch_complete_jobs", jobs.BatchCompleteJobsView.as_view(),
+         name="batch-complete-jobs"),
     path("workflows/<int:workflow_id>/claim_next_jobs", workflows.ClaimNextJobsView.as_view(),
          name="claim-next-jobs"),
     path("workflows/<int:workflow_id>/claim_jobs_based_on_resources/<int:limit>",

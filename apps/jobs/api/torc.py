@@ -6,6 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from apps.core import torc
+from apps.core.torc import MAX_INT32
 from apps.core.exceptions import FieldValidationError, Unprocessable
 from apps.core.torc import TorcView, bool_param, int_param
 from apps.workers.models import ComputeNode
@@ -15,7 +16,8 @@ from .. import services
 from ..services.lifecycle import check_run_id
 from ..models import Job, JobDependency, Result
 from ..states import COMPLETE, Status
-from .torc_input import clean_job, clean_result, parse_status
+from ..services.batch import MAX_BATCH, Completion
+from .torc_input import METRICS, clean_job, clean_result, in_range, is_id, parse_status
 from .torc_repr import JOB_COLUMNS, created_job_dict, job_dict, jobs_payload, one_job, relations, result_dict
 
 TAG = "Torc"
@@ -166,8 +168,62 @@ class CompleteJobView(TorcView):
         node = result.pop("compute_node_id", None)
         if node and ComputeNode.objects.filter(pk=node, workflow_id=job.workflow_id).exists():
             result["compute_node_id"] = node
+        result["metrics"] = {k: result.pop(k) for k in METRICS if k in result}  # was: a TypeError, a 500
         services.complete_job(job_id=job.pk, status=target, **result)
         return Response(one_job(job.pk))
+
+
+class BatchCompleteJobsView(TorcView):
+    """Torc 0.35: POST /workflows/{id}/batch_complete_jobs {"completions": [{job_id, run_id, status,
+    result}]} -> {"completed": [ids], "errors": [{job_id, message}]}. A malformed entry refuses the
+    request (400, nothing changed); an entry the job's state refuses is listed in "errors"."""
+
+    parser_classes = [torc.BulkJSONParser]
+
+    @extend_schema(tags=[TAG], operation_id="torc_batch_complete_jobs", request=ANY, responses={200: ANY})
+    def post(self, request, workflow_id):
+        workflow = workflow_for(request.user, workflow_id, write=True)
+        items = request.data.get("completions") if isinstance(request.data, dict) else None
+        if not isinstance(items, list):
+            raise FieldValidationError("required, a list of completions", field="completions")
+        if len(items) > MAX_BATCH:
+            raise FieldValidationError(f"at most {MAX_BATCH} completions a request, got {len(items)}",
+                                       field="completions")
+        entries = [completion_in(item, index, workflow.pk) for index, item in enumerate(items)]
+        nodes = {e.compute_node_id for e in entries if e.compute_node_id}
+        known = set(ComputeNode.objects.filter(pk__in=nodes, workflow=workflow).values_list("pk", flat=True))
+        for entry in entries:  # as complete_job: an unknown node is not recorded
+            if entry.compute_node_id not in known:
+                entry.compute_node_id = None
+        completed, errors = services.complete_jobs(workflow=workflow, completions=entries)
+        return Response({"completed": completed,
+                         "errors": [{"job_id": job_id, "message": message} for job_id, message in errors]})
+
+
+def completion_in(item, index: int, workflow_id: int) -> Completion:
+    where = f"completions[{index}]"
+    if not isinstance(item, dict):
+        raise FieldValidationError("expected a JSON object", field=where)
+    try:
+        job_id = item.get("job_id")
+        if not is_id(job_id):
+            raise FieldValidationError("required, an integer id", field="job_id")
+        status = parse_status(item.get("status"))
+        result = clean_result(item.get("result"), job_id=job_id)
+        if result["workflow_id"] != workflow_id:
+            raise FieldValidationError(f"{result['workflow_id']} is not the workflow in the path ({workflow_id})",
+                                       field="result.workflow_id")
+        run_id = item.get("run_id", result.get("run_id"))
+        if run_id is not None and not in_range(run_id, 0, MAX_INT32):
+            raise FieldValidationError(f"{run_id!r} is not an integer between 0 and {MAX_INT32}", field="run_id")
+    except FieldValidationError as exc:
+        raise FieldValidationError(exc.message, field=f"{where}.{exc.field}") from None
+    metrics = {k: result[k] for k in METRICS if k in result}
+    return Completion(job_id=job_id, status=status, return_code=result["return_code"], run_id=run_id,
+                      compute_node_id=result.get("compute_node_id"),
+                      exec_time_minutes=result.get("exec_time_minutes", 0.0),
+                      completion_time=result.get("completion_time"), stdout=result.get("stdout", ""),
+                      stderr=result.get("stderr", ""), metrics=metrics)
 
 
 class RetryJobView(TorcView):
@@ -211,8 +267,7 @@ class ResultListView(TorcView):
         node = data.pop("compute_node_id", None)
         if node and ComputeNode.objects.filter(pk=node, workflow=workflow).exists():
             data["compute_node_id"] = node
-        metrics = {k: data.pop(k) for k in ("peak_memory_bytes", "avg_memory_bytes", "peak_cpu_percent",
-                                            "avg_cpu_percent") if k in data}
+        metrics = {k: data.pop(k) for k in METRICS if k in data}
         result = services.record_result(job=job, status=status, metrics=metrics, **data)
         return Response(result_dict(result))
 

@@ -85,6 +85,9 @@ def parse_status(value: str, *, field: str = "status") -> Status:
         raise FieldValidationError(f"{value!r} is not a job status; use one of {allowed}", field=field) from None
 
 
+METRICS = ("peak_memory_bytes", "avg_memory_bytes", "peak_cpu_percent", "avg_cpu_percent")
+
+
 def clean_result(body, *, job_id: int | None = None) -> dict:
     """A result as the seed sends it ({workflow_id, job_id, exit_code, stdout, stderr}) or as the
     real client does (ResultModel: return_code, run_id, compute_node_id, exec_time_minutes, ...)."""
