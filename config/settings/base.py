@@ -231,6 +231,8 @@ DROVER_TORC_TIMESTAMP = env_str("DROVER_TORC_TIMESTAMP", "auto")
 # Seconds a server process remembers a successful API-key look-up (0: never). Revocation in
 # another process takes effect within this time; in the same process at once.
 DROVER_AUTH_CACHE_SECONDS = env_int("DROVER_AUTH_CACHE_SECONDS", 5)
+# Password attempts (/login, /token/) allowed per username and per client address.
+DROVER_LOGIN_RATE = env_str("DROVER_LOGIN_RATE", "20/min")
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,7 @@ from .env import env_bool, env_str
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only, never in prod
+DROVER_LOGIN_RATE = "100000/min"  # tests log in often; tests/test_throttle.py sets its own
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that live servers and worker subprocesses share it.

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from apps.core import dialects
 from apps.core.parsers import parse_quota_change, parse_size
 from apps.core.permissions import IsDroverAdmin
+from apps.core.throttles import LOGIN_THROTTLES
 
 from .. import services
 from ..choices import Role, UserState
@@ -54,11 +55,13 @@ class UserLoginResp(serializers.Serializer):
 class LoginView(MitosisView):
     authentication_classes = []
     permission_classes = [AllowAny]
+    throttle_classes = LOGIN_THROTTLES
 
     @extend_schema(
         tags=[TAG_AUTH], operation_id="userLogin", request=UserLoginReq,
         responses={200: UserLoginResp, 400: OpenApiResponse(description="Bad request"),
-                   401: OpenApiResponse(description="Wrong credentials"), 403: OpenApiResponse(description="User not active")},
+                   401: OpenApiResponse(description="Wrong credentials"), 403: OpenApiResponse(description="User not active"),
+                   429: OpenApiResponse(description="Too many attempts; retry after Retry-After seconds")},
     )
     def post(self, request):
         data = _valid(UserLoginReq, request.data)

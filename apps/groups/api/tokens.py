@@ -6,6 +6,8 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, Toke
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from apps.core.throttles import LOGIN_THROTTLES
+
 from ..models import User
 from ..tokens import SIGN_CLAIM, refresh_token_for
 
@@ -29,7 +31,7 @@ class SignedTokenRefreshSerializer(TokenRefreshSerializer):
 
 @extend_schema(tags=["Drover auth"], summary="Obtain a JWT pair with username and plain password")
 class TokenObtainView(TokenObtainPairView):
-    pass
+    throttle_classes = LOGIN_THROTTLES
 
 
 @extend_schema(tags=["Drover auth"], summary="Refresh an access token")
