@@ -69,6 +69,9 @@ class Job(models.Model):
                          name="job_ready_by_queue"),
             models.Index(fields=["workflow", "status"], name="job_workflow_status"),
             models.Index(fields=["group", "status"], name="job_group_status"),
+            # Mitosis task listings (/tasks/query): a group's tasks in id order, pages without a
+            # sort. Partial: workflow jobs (Torc) are not in it and never pay for its upkeep.
+            models.Index(fields=["group", "id"], condition=Q(workflow__isnull=True), name="job_task_by_group"),
             models.Index(fields=["lease_expires_at"], condition=Q(lease_expires_at__isnull=False),
                          name="job_leased"),
         ]
@@ -82,16 +85,24 @@ class Job(models.Model):
 
 
 class JobDependency(models.Model):
-    """job depends on depends_on. implicit: derived from files/user data at initialization."""
+    """job depends on depends_on. implicit: derived from files/user data at initialization.
+    watch: a Mitosis watch, the TaskExecState name depends_on must reach (NULL on Torc edges);
+    services.watch decides from how depends_on ended whether the job is released or canceled."""
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="dependency_edges")
     depends_on = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="dependent_edges")
     implicit = models.BooleanField(default=False)
+    # NULL rather than "" so that the partial index below is matched by "watch IS NOT NULL".
+    watch = models.CharField(max_length=32, null=True, blank=True)
 
     class Meta:
         db_table = "drover_job_dependency"
         constraints = [models.UniqueConstraint(fields=["job", "depends_on"], name="job_dependency_unique")]
-        indexes = [models.Index(fields=["depends_on", "job"], name="job_dependency_reverse")]
+        indexes = [
+            models.Index(fields=["depends_on", "job"], name="job_dependency_reverse"),
+            # Every completion looks for watches on the finished jobs: Torc edges never enter it.
+            models.Index(fields=["depends_on"], condition=Q(watch__isnull=False), name="job_dependency_watch"),
+        ]
 
 
 class Result(models.Model):

@@ -58,3 +58,20 @@ def allowed_sources(target: Status) -> frozenset[Status]:
 
 def names(statuses) -> str:
     return ", ".join(sorted(Status(s).label for s in statuses)) or "none"
+
+
+REPORT_KEY = "mitosis_report"  # in Job.spec: a worker's "Finish" or "Cancel" until it commits
+
+# Mitosis' task states (TaskState): Pending waits on a watched task, Running is held by a worker.
+# A worker's Finish/Cancel report is visible at once; its Commit then ends the job.
+MITOSIS_STATE = {
+    S.UNINITIALIZED: "Pending", S.BLOCKED: "Pending", S.READY: "Ready", S.PENDING: "Running",
+    S.RUNNING: "Running", S.COMPLETED: "Finished", S.FAILED: "Finished", S.TERMINATED: "Finished",
+    S.CANCELED: "Cancelled", S.DISABLED: "Unknown",
+}
+
+
+def mitosis_state(status: int, reported: str | None = None) -> str:
+    if status in ACTIVE and reported:
+        return "Finished" if reported == "Finish" else "Cancelled"
+    return MITOSIS_STATE[Status(status)]

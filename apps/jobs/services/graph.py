@@ -7,12 +7,14 @@ from collections import defaultdict, deque
 from django.db import connection
 from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from apps.core.exceptions import FieldValidationError
 
 from ..models import Job, JobDependency
 from ..states import ACTIVE, COMPLETE, UNSUCCESSFUL, Status
+from . import publish, watch
 
 CHUNK = 5000  # ids per IN (...) list: SQLite allows 32766 parameters, PostgreSQL plans large lists slowly
 
@@ -25,37 +27,44 @@ def chunks(ids: list[int], size: int = CHUNK):
 # SECTION after jobs finish
 
 
-def release_dependents(*, succeeded: list[int], failed: list[int]) -> dict:
+def release_dependents(*, succeeded: list[int], failed: list[int], watches: bool = True) -> dict:
     """Jobs just reached a complete status: unblock, or cancel, the jobs that wait on them.
 
     A dependent with cancel_on_blocking_job_failure whose blocker failed is canceled, and so on
-    down the graph; any other blocked dependent loses one unfinished dependency per finished
-    blocker and becomes ready at zero. Returns counts for the event log.
+    down the graph; so is a Mitosis watcher whose watched job ended without reaching the watched
+    state (services.watch). Any other blocked dependent loses one unfinished dependency per
+    finished blocker and becomes ready at zero. Returns counts for the event log.
+    watches=False: the caller knows none of the jobs can be watched (only tasks outside
+    workflows can), which saves the watch statement on Torc's completions.
     """
     now = timezone.now()
     canceled: list[int] = []
-    frontier = list(failed)
-    while frontier:  # one round per level of the cascade
+    frontier, ended = list(failed), list(succeeded) + list(failed)
+    while ended:  # one round per level of the cascade
         newly = []
+        for part in chunks(ended) if watches else ():
+            newly += _cancel_unreached_watches(part, now)
         for part in chunks(frontier):
             edges = JobDependency.objects.filter(depends_on_id__in=part)
-            newly += _update_returning_ids(
+            newly += update_returning_ids(
                 Job.objects.filter(pk__in=edges.values("job_id"), status=Status.BLOCKED,
                                    cancel_on_blocking_job_failure=True),
                 status=Status.CANCELED, finished_at=now,
             )
         canceled += newly
-        frontier = newly
+        frontier = ended = newly
     finished = list(succeeded) + list(failed) + canceled
-    unblocked = 0
+    ready: list[int] = []
     for part in chunks(finished):
-        unblocked += _count_down(part, now)
-    return {"unblocked": unblocked, "canceled": len(canceled)}
+        ready += _count_down(part, now)
+    if watches:  # Mitosis tasks among them: their clients see the new states
+        publish.tasks_changed(canceled + ready)
+    return {"unblocked": len(ready), "canceled": len(canceled)}
 
 
-def _count_down(finished: list[int], now) -> int:
+def _count_down(finished: list[int], now) -> list[int]:
     """One statement: each blocked dependent of `finished` loses one unfinished dependency per
-    finished blocker and turns ready at zero. Returns how many turned ready."""
+    finished blocker and turns ready at zero. Returns the ids that turned ready."""
     table, deps = Job._meta.db_table, JobDependency._meta.db_table
     marks = ", ".join(["%s"] * len(finished))
     ready_at = Job._meta.get_field("ready_at").get_db_prep_save(now, connection)
@@ -64,27 +73,63 @@ def _count_down(finished: list[int], now) -> int:
         f"status = CASE WHEN {table}.unfinished_deps - c.n = 0 THEN %s ELSE {table}.status END, "
         f"ready_at = CASE WHEN {table}.unfinished_deps - c.n = 0 THEN %s ELSE {table}.ready_at END "
         f"FROM (SELECT job_id, COUNT(*) AS n FROM {deps} WHERE depends_on_id IN ({marks}) GROUP BY job_id) c "
-        f"WHERE {table}.id = c.job_id AND {table}.status = %s RETURNING {table}.status"
+        f"WHERE {table}.id = c.job_id AND {table}.status = %s RETURNING {table}.id, {table}.status"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [int(Status.READY), ready_at, *finished, int(Status.BLOCKED)])
-        return sum(1 for (status,) in cursor.fetchall() if status == Status.READY)
+        return [pk for pk, status in cursor.fetchall() if status == Status.READY]
 
 
-def _update_returning_ids(queryset, **values) -> list[int]:
+def _cancel_unreached_watches(ended: list[int], now) -> list[int]:
+    """Blocked watchers of the ended jobs whose watched state was not reached (watch.reached,
+    decided on the rows the edge query returns): canceled with Mitosis' WatchTimeout result.
+    The edge query is served by the partial index on watch edges, which holds no Torc edge: for
+    Torc jobs it is one indexed lookup that finds nothing (none at all with watches=False)."""
+    table, deps = Job._meta.db_table, JobDependency._meta.db_table
+    msg = "b.spec #>> '{result,msg}'" if connection.vendor == "postgresql" else "json_extract(b.spec, '$.result.msg')"
+    marks = ", ".join(["%s"] * len(ended))
+    sql = (f"SELECT d.job_id, d.watch, b.status, {msg} FROM {deps} d JOIN {table} b ON b.id = d.depends_on_id "
+           f"WHERE d.watch IS NOT NULL AND d.depends_on_id IN ({marks})")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ended)
+        unreached = [job_id for job_id, target, status, result_msg in cursor.fetchall()
+                     if not watch.reached(target, status, result_msg)]
+    canceled = []
+    for part in chunks(unreached):
+        canceled += update_returning_ids(
+            Job.objects.filter(pk__in=part, status=Status.BLOCKED),
+            status=Status.CANCELED, finished_at=now, exit_code=0, spec=watch.with_result(watch.WATCH_TIMEOUT),
+        )
+    return canceled
+
+
+def update_returning_ids(queryset, **values) -> list[int]:
     """UPDATE ... RETURNING id in one statement (PostgreSQL and SQLite >= 3.35 both have it)."""
-    query = queryset.values("pk").query
-    inner_sql, params = query.sql_with_params()
+    return [row[0] for row in update_returning(queryset, ("id",), **values)]
+
+
+def update_returning(queryset, columns: tuple[str, ...], **values) -> list[tuple]:
+    """UPDATE the rows of `queryset` in one statement, RETURNING `columns`. A value may be an
+    expression over the row itself (e.g. watch.JSONSetKey)."""
+    inner_sql, params = queryset.values("pk").query.sql_with_params()
     table = Job._meta.db_table
+    compiler = UpdateQuery(Job).get_compiler(connection=connection)
     sets, set_params = [], []
     for field_name, value in values.items():
-        column = Job._meta.get_field(field_name).column
-        sets.append(f'"{column}" = %s')
-        set_params.append(Job._meta.get_field(field_name).get_db_prep_save(value, connection))
-    sql = f'UPDATE "{table}" SET {", ".join(sets)} WHERE "id" IN ({inner_sql}) RETURNING "id"'
+        field = Job._meta.get_field(field_name)
+        if hasattr(value, "resolve_expression"):
+            sql, expr_params = compiler.compile(
+                value.resolve_expression(compiler.query, allow_joins=False, for_save=True))
+            sets.append(f'"{field.column}" = {sql}')
+            set_params += expr_params
+        else:
+            sets.append(f'"{field.column}" = %s')
+            set_params.append(field.get_db_prep_save(value, connection))
+    returning = ", ".join(f'"{column}"' for column in columns)
+    sql = f'UPDATE "{table}" SET {", ".join(sets)} WHERE "id" IN ({inner_sql}) RETURNING {returning}'
     with connection.cursor() as cursor:
         cursor.execute(sql, [*set_params, *params])
-        return [row[0] for row in cursor.fetchall()]
+        return cursor.fetchall()
 
 
 # SECTION reset

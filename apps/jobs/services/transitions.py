@@ -11,7 +11,7 @@ from apps.workflows.services import event_log
 
 from ..models import Job
 from ..states import ACTIVE, COMPLETE, TRANSITIONS, UNSUCCESSFUL, Status, names
-from . import graph
+from . import graph, publish
 
 
 def locked(job_id: int) -> Job:
@@ -65,12 +65,15 @@ def transition(*, job_id: int, target: Status, fields: dict | None = None, reaso
     data = {"job_id": job.pk, "name": job.name, "from": current.label, "to": target.label, "reason": reason}
     if target in COMPLETE and current not in COMPLETE:
         failed = target in UNSUCCESSFUL or (job.exit_code not in (None, 0))
-        data.update(graph.release_dependents(succeeded=[] if failed else [job.pk], failed=[job.pk] if failed else []))
+        data.update(graph.release_dependents(succeeded=[] if failed else [job.pk], failed=[job.pk] if failed else [],
+                                             watches=job.workflow_id is None))
     elif current in COMPLETE and target not in COMPLETE:
         data["reset_downstream"] = graph.reset_downstream(job_ids=[job.pk])
         if job.workflow_id:
             graph.initialize_jobs(workflow_id=job.workflow_id)
     event_log(workflow_id=job.workflow_id, category=f"job_{target.label}", data=data)
+    if job.workflow_id is None:
+        publish.tasks_changed([job.pk])
     return job
 
 
