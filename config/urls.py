@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from apps.core.errors import json_error_view
 from apps.core.views import HealthView
 from apps.groups.api.tokens import TokenObtainView, TokenRefreshViewSigned
+from apps.storage.api import local as local_storage
 
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
@@ -15,6 +16,9 @@ urlpatterns = [
     path("token/", TokenObtainView.as_view(), name="token"),
     path("token/refresh/", TokenRefreshViewSigned.as_view(), name="token-refresh"),
     path("console/", admin.site.urls),
+    # Signed URLs of the local storage backend (Mitosis attachments and artifacts).
+    path("storage/upload/<str:token>", local_storage.upload, name="storage-upload"),
+    path("storage/download/<str:token>", local_storage.download, name="storage-download"),
     path("torc-service/v1/", include(("config.routes.torc", "torc"))),
     path("", include(("config.routes.mitosis", "mitosis"))),
 ]

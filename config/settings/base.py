@@ -39,6 +39,7 @@ LOCAL_APPS = [
     "apps.jobs",
     "apps.files",
     "apps.workers",
+    "apps.storage",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -137,9 +138,41 @@ else:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured(f"DROVER_STORAGE={DROVER_STORAGE!r}: use 'local' or 's3'")
+# Mitosis attachments and artifacts (apps.storage) have a storage of their own, "mitosis":
+# local files under DROVER_STORAGE_ROOT with signed URLs Drover serves at /storage/..., or the
+# S3 bucket above with presigned URLs (signature v4: the upload's length is signed in).
+DROVER_STORAGE_BACKEND = env_str("DROVER_STORAGE_BACKEND", DROVER_STORAGE)
+DROVER_STORAGE_ROOT = Path(env_str("DROVER_STORAGE_ROOT", str(VAR_DIR / "storage")))
+# Base of the signed local URLs (e.g. https://drover.example.org); unset: the request's host.
+DROVER_STORAGE_PUBLIC_URL = env_str("DROVER_STORAGE_PUBLIC_URL", "")
+# Single downloads answer 302 to the URL (the seed); false: 200 {"url", "size"} (real Mitosis).
+DROVER_STORAGE_DOWNLOAD_REDIRECT = env_bool("DROVER_STORAGE_DOWNLOAD_REDIRECT", True)
+if DROVER_STORAGE_BACKEND == "s3":
+    _object_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("DROVER_STORAGE_S3_BUCKET", env_str("DROVER_S3_BUCKET", "drover")),
+            "endpoint_url": env_str("DROVER_S3_ENDPOINT_URL"),
+            "region_name": env_str("DROVER_S3_REGION", "us-east-1"),
+            "access_key": env_str("AWS_ACCESS_KEY_ID"),
+            "secret_key": env_str("AWS_SECRET_ACCESS_KEY"),
+            "file_overwrite": True,
+            "signature_version": "s3v4",
+        },
+    }
+elif DROVER_STORAGE_BACKEND == "local":
+    _object_storage = {
+        "BACKEND": "apps.storage.backends.LocalObjectStorage",
+        "OPTIONS": {"location": str(DROVER_STORAGE_ROOT), "allow_overwrite": True},
+    }
+else:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"DROVER_STORAGE_BACKEND={DROVER_STORAGE_BACKEND!r}: use 'local' or 's3'")
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "mitosis": _object_storage,
 }
 
 # SECTION cache
@@ -233,6 +266,8 @@ DROVER_TORC_TIMESTAMP = env_str("DROVER_TORC_TIMESTAMP", "auto")
 DROVER_AUTH_CACHE_SECONDS = env_int("DROVER_AUTH_CACHE_SECONDS", 5)
 # Password attempts (/login, /token/) allowed per username and per client address.
 DROVER_LOGIN_RATE = env_str("DROVER_LOGIN_RATE", "20/min")
+# Mitosis POST /admin/shutdown {"secret"}: unset, the operation is refused.
+DROVER_SHUTDOWN_SECRET = env_str("DROVER_SHUTDOWN_SECRET")
 
 LOGGING = {
     "version": 1,

@@ -17,6 +17,10 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+if STORAGES["mitosis"]["BACKEND"].endswith("LocalObjectStorage") and not env_str("DROVER_STORAGE_ROOT"):
+    # Mitosis objects of tests that do not pick their own store stay out of the development one.
+    STORAGES["mitosis"] = {**STORAGES["mitosis"], "OPTIONS": {
+        **STORAGES["mitosis"]["OPTIONS"], "location": str(VAR_DIR / "test-storage")}}
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request otherwise
 # Tasks run inline in tests; tests that need a real worker start one (tests/test_celery.py).
 CELERY_TASK_ALWAYS_EAGER = env_bool("DROVER_CELERY_EAGER", True)

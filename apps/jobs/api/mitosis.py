@@ -12,6 +12,7 @@ from apps.core.exceptions import ApplicationError, FieldValidationError, NotFoun
 from apps.core.mitosis import duration_in, mitosis_time
 from apps.groups.choices import Role
 from apps.groups.models import Membership
+from apps.storage.services import artifacts_for
 
 from ..models import Job
 from ..services import tasks
@@ -160,7 +161,7 @@ class TaskDetailView(MitosisView):
     @extend_schema(tags=[TAG], operation_id="getTask", responses={200: TaskQueryResp})
     def get(self, request, uuid):
         job = visible_task(request.user, uuid)
-        return Response({"info": task_info(job), "artifacts": []})
+        return Response({"info": task_info(job), "artifacts": artifacts_for(job)})
 
     @extend_schema(tags=[TAG], operation_id="updateTask", request=ChangeTaskReq,
                    responses={200: OpenApiResponse(description="Changed (empty body)")})
