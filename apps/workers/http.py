@@ -1,11 +1,15 @@
-"""A small JSON-over-HTTP client for workers (standard library only: a worker host needs no
-more than Drover's base requirements). Retries while the server or its database is away."""
+"""A small JSON-over-HTTP client for workers, and raw transfers to pre-signed URLs (standard
+library only: a worker host needs no more than Drover's base requirements). Retries while the
+server or its database is away."""
 
 import http.client
 import json
 import logging
+import os
+import shutil
 import time
-from urllib.parse import urlsplit
+import urllib.request
+from urllib.parse import urljoin, urlsplit
 
 logger = logging.getLogger("drover.worker")
 RETRY_STATUSES = {502, 503, 504}
@@ -37,6 +41,14 @@ class JsonClient:
         return self._conn
 
     def request(self, method: str, path: str, body=None, *, ok=(200,)):
+        status, text, _ = self.exchange(method, path, body)
+        if status not in ok:
+            raise ApiError(status, text, method, path)
+        return json.loads(text) if text else None
+
+    def exchange(self, method: str, path: str, body=None) -> tuple[int, str, dict]:
+        """One call, any status: (status, body text, headers). Connection errors and 502-504 are
+        retried for `retry_for` seconds."""
         data = None if body is None else json.dumps(body).encode()
         headers = dict(self.headers)
         if data is not None:
@@ -48,12 +60,10 @@ class JsonClient:
                 conn = self._connection()
                 conn.request(method, self.prefix + path, body=data, headers=headers)
                 response = conn.getresponse()
-                text = response.read().decode()
+                text = response.read().decode(errors="replace")
                 if response.status in RETRY_STATUSES and time.monotonic() < deadline:
                     raise ConnectionError(f"server answered {response.status}")
-                if response.status not in ok:
-                    raise ApiError(response.status, text, method, path)
-                return json.loads(text) if text else None
+                return response.status, text, {k.lower(): v for k, v in response.getheaders()}
             except (ConnectionError, OSError, http.client.HTTPException) as exc:
                 self.close()
                 if time.monotonic() >= deadline:
@@ -61,6 +71,10 @@ class JsonClient:
                 logger.warning("%s %s failed (%s); retrying in %.1fs", method, path, exc, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    def absolute(self, url: str) -> str:
+        """A URL the server gave (possibly relative to it) made absolute."""
+        return urljoin(self.base_url + "/", url)
 
     def get(self, path):
         return self.request("GET", path)
@@ -75,6 +89,25 @@ class JsonClient:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def download(url: str, dest: str, *, timeout: float = 120.0) -> int:
+    """GET a (pre-signed) URL, without our credentials, into `dest`; returns the bytes written.
+    Raises urllib.error.HTTPError on a non-2xx answer."""
+    with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as out:
+        shutil.copyfileobj(response, out)
+        return out.tell()
+
+
+def upload(url: str, path: str, *, timeout: float = 600.0) -> None:
+    """PUT a file's raw bytes to a (pre-signed) URL, Content-Length set, no credentials."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as body:
+        request = urllib.request.Request(url, data=body, method="PUT",
+                                         headers={"Content-Length": str(size),
+                                                  "Content-Type": "application/octet-stream"})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
 
 
 def auth_headers(*, api_key: str | None = None, token: str | None = None, username: str | None = None,

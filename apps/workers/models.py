@@ -72,3 +72,23 @@ class GroupWorker(models.Model):
     class Meta:
         db_table = "drover_group_worker"
         constraints = [models.UniqueConstraint(fields=["group", "worker"], name="group_worker_unique")]
+
+
+class Coordinator(models.Model):
+    """Drover's Mitosis coordinator switch, one row (pk 1). POST /admin/shutdown turns
+    accepting_workers off: Drover cannot stop its own process from a request (it serves the other
+    dialects too), so a "shut down coordinator" drains the Mitosis worker side instead: every
+    worker is shut down gracefully and no worker may register until an operator turns it back on
+    in the console."""
+
+    accepting_workers = models.BooleanField(default=True)
+    shutdown_at = models.DateTimeField(null=True, blank=True)
+    shutdown_by = models.ForeignKey("groups.User", on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+
+    class Meta:
+        db_table = "drover_mitosis_coordinator"
+        verbose_name = "Mitosis coordinator"
+
+    def __str__(self) -> str:
+        return "accepting workers" if self.accepting_workers else f"shut down since {self.shutdown_at}"

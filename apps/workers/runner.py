@@ -1,7 +1,8 @@
-"""Running one job's command: the one code path shared by `manage.py run_worker` (HTTP workers)
-and the Celery pool (apps.jobs.tasks). Commands run as Torc's runner runs them, through
-`bash -c "<invocation_script> <command>"`; output goes to files, so a chatty job can't block
-on a full pipe, and the result keeps the tail of each stream."""
+"""Running one job's process: the one code path shared by `manage.py run_worker` (Torc and
+Mitosis HTTP workers) and the Celery pool (apps.jobs.tasks). Torc commands run as Torc's runner
+runs them, through `bash -c "<invocation_script> <command>"`; Mitosis tasks give an argv, run
+without a shell. Output goes to files, so a chatty job can't block on a full pipe, and the
+result keeps the tail of each stream (the whole files stay when the caller gives `log_dir`)."""
 
 import os
 import shutil
@@ -33,10 +34,21 @@ class Running:
     gpus: int = 0
     timeout_s: float | None = None
     extra: dict = field(default_factory=dict)
+    owns_workdir: bool = True  # False: the caller's log_dir, left in place
+    timed_out: bool = False
+
+    @property
+    def stdout_path(self) -> str:
+        return os.path.join(self.workdir, "stdout")
+
+    @property
+    def stderr_path(self) -> str:
+        return os.path.join(self.workdir, "stderr")
 
     def poll(self) -> int | None:
         code = self.process.poll()
         if code is None and self.timeout_s and time.monotonic() - self.started > self.timeout_s:
+            self.timed_out = True
             self.terminate()
             return self.process.wait()
         return code
@@ -58,9 +70,10 @@ class Running:
     def outcome(self) -> Outcome:
         code = self.process.wait()
         minutes = (time.monotonic() - self.started) / 60
-        outcome = Outcome(return_code=code, stdout=_tail(os.path.join(self.workdir, "stdout")),
-                          stderr=_tail(os.path.join(self.workdir, "stderr")), exec_time_minutes=minutes)
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        outcome = Outcome(return_code=code, stdout=_tail(self.stdout_path), stderr=_tail(self.stderr_path),
+                          exec_time_minutes=minutes)
+        if self.owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
         return outcome
 
 
@@ -79,18 +92,32 @@ def shell_line(command: str, invocation_script: str | None) -> str:
     return f"{invocation_script} {command}" if invocation_script else command
 
 
-def spawn(*, job_id: int, command: str, invocation_script: str | None = None, env: dict | None = None,
-          cwd: str | None = None, timeout_s: float | None = None, **resources) -> Running:
-    """Start the job in its own process group (so it can be stopped with everything it started)."""
-    workdir = tempfile.mkdtemp(prefix=f"drover-job-{job_id}-")
-    shell = shutil.which("bash") or "/bin/sh"
-    with open(os.path.join(workdir, "stdout"), "wb") as out, open(os.path.join(workdir, "stderr"), "wb") as err:
-        process = subprocess.Popen(  # noqa: S603 - the operator's worker runs the job's own command
-            [shell, "-c", shell_line(command, invocation_script)], stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-            cwd=cwd, env={**os.environ, **(env or {})}, start_new_session=True,
-        )
+def spawn(*, job_id: int, command: str | None = None, argv: list[str] | None = None,
+          invocation_script: str | None = None, env: dict | None = None, cwd: str | None = None,
+          timeout_s: float | None = None, log_dir: str | None = None, **resources) -> Running:
+    """Start the job in its own process group (so it can be stopped with everything it started).
+    `command` runs through bash; `argv` runs as is (its program looked up on the job's PATH).
+    A program that cannot be started raises OSError."""
+    if (command is None) == (argv is None):
+        raise ValueError("give either command or argv")
+    workdir = log_dir or tempfile.mkdtemp(prefix=f"drover-job-{job_id}-")
+    full_env = {**os.environ, **(env or {})}
+    if argv is not None:
+        args = list(argv)
+    else:
+        args = [shutil.which("bash") or "/bin/sh", "-c", shell_line(command, invocation_script)]
+    try:
+        with open(os.path.join(workdir, "stdout"), "wb") as out, open(os.path.join(workdir, "stderr"), "wb") as err:
+            process = subprocess.Popen(  # noqa: S603 - the operator's worker runs the job's own command
+                args, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd, env=full_env,
+                start_new_session=True,
+            )
+    except OSError:
+        if log_dir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+        raise
     return Running(job_id=job_id, process=process, started=time.monotonic(), workdir=workdir, timeout_s=timeout_s,
-                   **resources)
+                   owns_workdir=log_dir is None, **resources)
 
 
 def run(**kwargs) -> Outcome:
@@ -99,5 +126,6 @@ def run(**kwargs) -> Outcome:
     try:
         running.process.wait(timeout=running.timeout_s)
     except subprocess.TimeoutExpired:
+        running.timed_out = True
         running.terminate()
     return running.outcome()

@@ -2,8 +2,8 @@
 
 Worker endpoints take only worker tokens (from POST /workers); user endpoints never do."""
 
+from django.conf import settings
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -12,13 +12,17 @@ from rest_framework.views import APIView
 
 from apps.core import dialects
 from apps.core.authentication import SignedJWTAuthentication, WorkerTokenAuthentication
+from apps.core.exceptions import FieldValidationError, NotFound
 from apps.core.mitosis import duration_in, duration_out
-from apps.core.exceptions import FieldValidationError
-from apps.jobs.services import tasks
+from apps.jobs.api.mitosis import TaskQueryResp, task_info
+from apps.jobs.api.mitosis_fields import TaskSpec
 from apps.jobs.models import Job
+from apps.jobs.services import tasks
+from apps.storage.api.common import absolute
+from apps.storage.services import artifact_upload_url, artifacts_for
 
 from .. import mitosis as services
-from ..models import Worker
+from ..models import GroupWorker, Worker
 
 TAG = "Mitosis: workers"
 
@@ -73,8 +77,6 @@ class WorkersView(APIView):
     @extend_schema(tags=[TAG], operation_id="registerWorker", request=RegisterWorkerReq,
                    responses={200: RegisterWorkerResp})
     def post(self, request):
-        from django.conf import settings
-
         serializer = RegisterWorkerReq(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -102,18 +104,25 @@ class WorkerTaskResp(serializers.Serializer):
     uuid = serializers.UUIDField()
     timeout = serializers.CharField()
     upstream_task_uuid = serializers.UUIDField(allow_null=True)
-    spec = serializers.DictField()
+    spec = TaskSpec()
 
 
 class ReportTaskReq(serializers.Serializer):
     id = serializers.IntegerField()
-    op = serializers.JSONField()
+    op = serializers.JSONField(help_text='"Finish", "Cancel", {"Upload": {"content_type", "content_length"}} '
+                                         'or {"Commit": {"exit_status", "msg"}}')
+
+
+class ReportTaskResp(serializers.Serializer):
+    url = serializers.CharField(allow_null=True)
 
 
 def task_spec(job: Job) -> dict:
+    """The spec a worker runs. "watch" is null: Drover settles watches itself (the task stays
+    Pending until the watched one reaches its state), so a real mito worker need not wait again."""
     spec = job.spec or {}
     return {"args": job.args, "envs": job.env, "resources": spec.get("resources", []),
-            "terminal_output": bool(spec.get("terminal_output", False)), "watch": spec.get("watch")}
+            "terminal_output": bool(spec.get("terminal_output", False)), "watch": None}
 
 
 class WorkerTasksView(WorkerView):
@@ -126,19 +135,48 @@ class WorkerTasksView(WorkerView):
         return Response({"id": job.pk, "uuid": str(job.uuid), "timeout": duration_out(job.timeout_s) or "0s",
                          "upstream_task_uuid": None, "spec": task_spec(job)})
 
-    @extend_schema(tags=[TAG], operation_id="reportTask", request=ReportTaskReq,
-                   responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(tags=[TAG], operation_id="reportTask", request=ReportTaskReq, responses={200: ReportTaskResp})
     def post(self, request):
         serializer = ReportTaskReq(data=request.data)
         serializer.is_valid(raise_exception=True)
         job_id, op = serializer.validated_data["id"], serializer.validated_data["op"]
+        if isinstance(op, dict) and len(op) == 1 and "Upload" in op:
+            return Response({"url": absolute(request, upload_url(request.auth, job_id, op["Upload"]))})
         exit_status = msg = None
         if isinstance(op, dict) and len(op) == 1 and "Commit" in op and isinstance(op["Commit"], dict):
             exit_status, msg = op["Commit"].get("exit_status"), op["Commit"].get("msg")
             if not isinstance(exit_status, int) or isinstance(exit_status, bool):
                 raise FieldValidationError("required, an integer", field="op.Commit.exit_status")
+            if msg is not None and not isinstance(msg, str):
+                raise FieldValidationError("a string or null", field="op.Commit.msg")
             op = "Commit"
         if op not in ("Finish", "Cancel", "Commit"):
-            raise FieldValidationError(f"{op!r} is not one of Finish, Cancel, {{\"Commit\": ...}}", field="op")
+            raise FieldValidationError(f"{op!r} is not one of Finish, Cancel, {{\"Upload\": ...}}, "
+                                       f"{{\"Commit\": ...}}", field="op")
         tasks.task_report(worker=request.auth, job_id=job_id, op=op, exit_status=exit_status, msg=msg)
+        if op == "Commit":
+            services.worker_committed(worker=request.auth)  # a graceful shutdown completes here
         return Response({"url": None})
+
+
+def upload_url(worker: Worker, job_id: int, upload) -> str:
+    """{"Upload": {"content_type", "content_length"}}: a URL to PUT the artifact to. The storage
+    app checks the values, that the worker holds the task, and the group's quota."""
+    if not isinstance(upload, dict):
+        raise FieldValidationError("an object with content_type and content_length", field="op.Upload")
+    return artifact_upload_url(worker=worker, job_id=job_id, content_type=upload.get("content_type"),
+                               content_length=upload.get("content_length"))
+
+
+class WorkerTaskDetailView(WorkerView):
+    """Any task's TaskQueryResp, as the real coordinator answers (the seed says WorkerTaskResp);
+    Mitosis workers read it as the fallback of a watch."""
+
+    @extend_schema(tags=[TAG], operation_id="getTaskForWorker", responses={200: TaskQueryResp})
+    def get(self, request, uuid):
+        job = tasks.task_by_uuid(uuid)
+        # Mitosis shows any task to any worker; Drover only those of groups the worker serves, as
+        # for its downloads: a task's envs and args are its group's business.
+        if not GroupWorker.objects.filter(worker=request.auth, group_id=job.group_id).exists():
+            raise NotFound(f"Task with uuid {uuid} not found")
+        return Response({"info": task_info(job), "artifacts": artifacts_for(job)})
