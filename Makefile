@@ -43,3 +43,15 @@ schema: $(VENV)/.installed-base
 
 clean:
 	rm -rf var/test.sqlite3 .pytest_cache
+
+# `make bench`: the benchmark suite (bench/README.md), full run; `make bench BENCH_ARGS=--quick` for
+# the smoke run. Installs requirements/bench.txt (gunicorn, procrastinate, matplotlib) into the venv.
+BENCH_ARGS ?=
+.PHONY: bench
+
+$(VENV)/.installed-bench: requirements/bench.txt requirements/prod.txt requirements/base.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/bench.txt
+	touch $@
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench $(BENCH_ARGS)

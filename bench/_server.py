@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ._util import ROOT
+from ._util import ROOT, child_pids
 
 GUNICORN = {"workers": 4, "worker_class": "gthread", "threads": 4, "timeout": 300}
 
@@ -130,19 +130,8 @@ class Gunicorn:
         raise SystemExit(f"gunicorn did not answer /health within 60 s; see {self.log}")
 
     def worker_pids(self) -> list[int]:
-        """The master's child processes, from /proc (for py-spy)."""
-        if self.proc is None:
-            return []
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == self.proc.pid:
-                    pids.append(int(entry.name))
-        return sorted(pids)
+        """The master's child processes, from /proc (for py-spy and the memory figures)."""
+        return child_pids(self.proc.pid) if self.proc is not None else []
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -243,3 +243,92 @@ def wait_quiet(max_wait_s: float, threshold: float = 0.25) -> dict:
     while busy > threshold and time.perf_counter() - t0 < max_wait_s:
         busy = busy_fraction(2.0)
     return {"busy_before": round(busy, 3), "waited_s": round(time.perf_counter() - t0, 1)}
+
+
+# SECTION memory: peak resident set size of processes, from /proc
+
+
+def proc_status_kb(pid: int, key: str) -> int | None:
+    """A `kB` field of /proc/<pid>/status (VmHWM: peak RSS, VmRSS: current RSS); None if gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Reset a process's VmHWM to its current RSS (Linux >= 4.0, writing 5 to clear_refs), so a
+    long-lived server's peak can be measured for one scenario. False where not permitted."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def child_pids(parent: int) -> list[int]:
+    """Direct children of a process, from /proc (gunicorn's workers, celery's pool)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                pids.append(int(entry.name))
+    return sorted(pids)
+
+
+class RssMeter:
+    """Peak RSS (VmHWM) of groups of processes, sampled by a thread every `interval` seconds so a
+    process that exits still counts with its last reading. A group is a list of pids or a
+    function returning one. stop() gives, per group, the largest single-process peak and the sum
+    of the processes' peaks (what the group held at most, if all peaked at once)."""
+
+    def __init__(self, groups: dict, interval: float = 0.2):
+        self.groups, self.interval = groups, interval
+        self.peaks: dict[str, dict[int, int]] = {name: {} for name in groups}
+
+    def _sample(self) -> None:
+        for name, group in self.groups.items():
+            for pid in (group() if callable(group) else group):
+                kb = proc_status_kb(pid, "VmHWM")
+                if kb is not None and kb > self.peaks[name].get(pid, 0):
+                    self.peaks[name][pid] = kb
+
+    def _run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            self._sample()
+
+    def start(self, reset: bool = False) -> None:
+        import threading
+
+        self.reset = {}
+        for name in self.groups:
+            self.peaks.setdefault(name, {})
+        if reset:
+            for name, group in self.groups.items():
+                self.reset[name] = all(reset_peak_rss(pid) for pid in (group() if callable(group) else group))
+        self._sample()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def sample_now(self) -> None:
+        """Read once more (say, right before stopping processes)."""
+        self._sample()
+
+    def stop(self) -> dict:
+        self.stopping.set()
+        self.thread.join()
+        self._sample()
+        out = {}
+        for name, peaks in self.peaks.items():
+            out[name] = {"processes": len(peaks), "max_process_peak_mib": round(max(peaks.values(), default=0) / 1024, 1),
+                         "sum_of_peaks_mib": round(sum(peaks.values()) / 1024, 1),
+                         "peak_reset_at_start": self.reset.get(name, False)}
+        return out

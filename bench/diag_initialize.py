@@ -9,8 +9,9 @@ import argparse
 import time
 
 from . import _server
+from ._django import bench_user, django_setup
 from .diag_queries import QueryTimer
-from .torc_figures import DEFAULT_DSN, bench_user, django_setup
+from .torc_figures import DEFAULT_DSN
 
 
 def main(argv=None) -> None:
@@ -30,7 +31,7 @@ def main(argv=None) -> None:
     from apps.jobs.services import initialize_workflow, jobs_create
     from apps.workflows.services import workflow_create
 
-    user, _ = bench_user()
+    user, _, _ = bench_user()
     workflow = workflow_create(owner=user, name="diag-initialize")
     n, batch = args.jobs, args.batch
     ids: list[int] = []

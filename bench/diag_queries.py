@@ -11,7 +11,8 @@ import sys
 import time
 
 from . import _server
-from .torc_figures import DEFAULT_DSN, bench_user, django_setup, pairs_workflow, ready_workflow
+from ._django import bench_user, django_setup, pairs_workflow, ready_workflow
+from .torc_figures import DEFAULT_DSN
 
 
 class QueryTimer:
@@ -46,7 +47,7 @@ def main(argv=None) -> None:
     from django.db import connection
     from django.test import Client
 
-    user, key = bench_user()
+    user, key, _ = bench_user()
     client = Client(HTTP_X_API_KEY=key, HTTP_HOST="127.0.0.1")
     n = args.repeat
     ready = ready_workflow(user, "diag-claim", 100 * n + 2 * n + 1)
