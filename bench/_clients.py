@@ -164,8 +164,9 @@ def request_client(port: int, key: str, workflow_id: int, method: str, path: str
 
 def torc_noop_worker(port: int, key: str, workflow_id: int, run_id: int, slots: int, total: int, barrier, counter,
                      results, index: int) -> None:
-    """The dispatch-only Torc worker: what run_worker does over HTTP (register a compute node,
-    claim by resources, start_job, complete_job) with no process run in between. Polls every
+    """The dispatch-only Torc worker: what run_worker does over HTTP for jobs that end at once
+    (register a compute node, claim by resources, one batch_complete_jobs per claim) with no
+    process run in between. Polls every
     20 ms while nothing is ready; leaves when `total` jobs are completed by all clients."""
     api = Api(port, key)
     try:
@@ -184,15 +185,17 @@ def torc_noop_worker(port: int, key: str, workflow_id: int, run_id: int, slots: 
                 empty += 1
                 time.sleep(0.02)
                 continue
-            for job in jobs:
-                api.call("PUT", f"/jobs/{job['id']}/start_job/{run_id}/{node_id}")
-                result = {"job_id": job["id"], "workflow_id": workflow_id, "run_id": run_id,
-                          "compute_node_id": node_id, "return_code": 0, "status": "completed",
-                          "exec_time_minutes": 0.0, "completion_time": now_iso()}
-                api.call("POST", f"/jobs/{job['id']}/complete_job/completed/{run_id}", result)
-                done += 1
-                with counter.get_lock():
-                    counter.value += 1
+            # as run_worker reports jobs that end within its START_AFTER: no start_job, one batch
+            completions = [{"job_id": job["id"], "run_id": run_id, "status": "completed", "result": {
+                "job_id": job["id"], "workflow_id": workflow_id, "run_id": run_id, "compute_node_id": node_id,
+                "return_code": 0, "status": "completed", "exec_time_minutes": 0.0,
+                "completion_time": now_iso()}} for job in jobs]
+            answer = api.call("POST", f"/workflows/{workflow_id}/batch_complete_jobs", {"completions": completions})
+            if answer["errors"] or len(answer["completed"]) != len(jobs):
+                raise HttpError(f"batch_complete_jobs refused: {answer['errors'][:3]}")
+            done += len(jobs)
+            with counter.get_lock():
+                counter.value += len(jobs)
         results.put({"index": index, "done": done, "claims": claims, "empty_claims": empty,
                      "cpu_s": time.process_time() - cpu0, "error": None})
     except BaseException as exc:

@@ -1,10 +1,17 @@
 """Drover's worker in Torc mode: registers a compute node, claims jobs that fit its free
 resources over HTTP, runs them (apps.workers.runner) a bounded number at a time, heartbeats,
-reports results, and on SIGTERM puts its unfinished jobs back before leaving."""
+reports results, and on SIGTERM puts its unfinished jobs back before leaving.
+
+Requests per job are the cost of short jobs, so: a job is marked running (start_job) only once
+it has run START_AFTER seconds (a job done sooner goes from pending straight to its result, a
+transition the state machine allows); results finished together go in one batch_complete_jobs
+request (Torc 0.35; complete_job per job on a server without it); a finished child wakes the
+loop at once (SIGCHLD through a wake-up pipe) instead of the next poll."""
 
 import datetime as dt
 import logging
 import os
+import select
 import signal
 import socket
 import time
@@ -16,6 +23,7 @@ logger = logging.getLogger("drover.worker")
 GB = 1024**3
 STRING_TIMESTAMPS = {"X-Torc-Timestamp-Format": "string"}
 REAP_INTERVAL = 0.05
+START_AFTER = 1.0  # seconds a job runs before the server is told it started
 
 
 def now_iso() -> str:
@@ -36,6 +44,10 @@ class TorcWorker:
         self.node_id: int | None = None
         self.run_id = 0
         self.counts = {"completed": 0, "failed": 0}
+        self.batch_complete = True  # until the server says it has no batch_complete_jobs
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
         client.headers.update(STRING_TIMESTAMPS)
 
     # SECTION lifecycle
@@ -43,6 +55,8 @@ class TorcWorker:
     def run(self) -> dict:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)  # its byte on the wake-up pipe is the point
+        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         workflow = self.api.get(f"/workflows/{self.workflow_id}")
         self.run_id = workflow.get("run_id", 0)
         self.node_id = self._register()
@@ -72,13 +86,22 @@ class TorcWorker:
                 if time.monotonic() - last_beat > self.heartbeat_every:
                     self._heartbeat()
                     last_beat = time.monotonic()
-                # reap often (exit codes and run times stay exact), claim at most every `poll` seconds
-                time.sleep(REAP_INTERVAL if self.running else self.poll)
+                self._start_long_runners()
+                # a child's exit wakes us at once; claim at most every `poll` seconds when idle
+                self._wait(REAP_INTERVAL if self.running else self.poll)
         finally:
             self._give_back()
             self._deregister()
         self.out(f"worker: done, {self.counts['completed']} completed, {self.counts['failed']} failed")
         return self.counts
+
+    def _wait(self, seconds: float) -> None:
+        try:
+            select.select([self._wake_r], [], [], seconds)
+            while os.read(self._wake_r, 512):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
 
     def _on_signal(self, signum, frame):
         self.out(f"worker: signal {signum}, putting unfinished jobs back")
@@ -141,7 +164,6 @@ class TorcWorker:
         from apps.core.parsers import parse_iso_duration, parse_memory
 
         rr = self._requirements(job.get("resource_requirements_id"))
-        self.api.put(f"/jobs/{job['id']}/start_job/{self.run_id}/{self.node_id}")
         env = {"TORC_API_URL": self.api.base_url,
                "TORC_WORKFLOW_ID": str(self.workflow_id), "TORC_JOB_ID": str(job["id"])}
         self.running[job["id"]] = spawn(
@@ -150,26 +172,54 @@ class TorcWorker:
             memory_bytes=parse_memory(rr.get("memory") or "0"),
             timeout_s=parse_iso_duration(rr["runtime"]) * 2 if rr.get("runtime") else None,
         )
+        self.running[job["id"]].extra["announced"] = False
         self.out(f"worker: started job {job['id']} ({job['name']})")
 
+    def _start_long_runners(self) -> None:
+        """start_job for the jobs that have run START_AFTER seconds (their lease grows with it)."""
+        now = time.monotonic()
+        for job_id, running in self.running.items():
+            if not running.extra.get("announced") and now - running.started >= START_AFTER:
+                self.api.put(f"/jobs/{job_id}/start_job/{self.run_id}/{self.node_id}")
+                running.extra["announced"] = True
+
     def _reap(self) -> int:
-        finished = 0
+        done = []
         for job_id, running in list(self.running.items()):
             if running.poll() is None:
                 continue
             outcome = running.outcome()
             status = "completed" if outcome.return_code == 0 else "failed"
-            self.api.post(f"/jobs/{job_id}/complete_job/{status}/{self.run_id}", {
+            done.append((job_id, status, {
                 "job_id": job_id, "workflow_id": self.workflow_id, "run_id": self.run_id,
                 "compute_node_id": self.node_id, "return_code": outcome.return_code,
                 "exec_time_minutes": outcome.exec_time_minutes, "completion_time": now_iso(), "status": status,
                 "stdout": outcome.stdout, "stderr": outcome.stderr,
-            })
-            self.counts[status] += 1
-            finished += 1
+            }))
             del self.running[job_id]
-            self.out(f"worker: job {job_id} {status} (exit {outcome.return_code})")
-        return finished
+        if done:
+            self._report(done)
+        for job_id, status, result in done:
+            self.counts[status] += 1
+            self.out(f"worker: job {job_id} {status} (exit {result['return_code']})")
+        return len(done)
+
+    def _report(self, done: list[tuple[int, str, dict]]) -> None:
+        if self.batch_complete:
+            try:
+                answer = self.api.post(f"/workflows/{self.workflow_id}/batch_complete_jobs", {"completions": [
+                    {"job_id": job_id, "run_id": self.run_id, "status": status, "result": result}
+                    for job_id, status, result in done]})
+            except ApiError as exc:
+                if exc.status not in (404, 405):
+                    raise
+                self.batch_complete = False  # an older server: one request per job
+            else:
+                for error in answer.get("errors") or []:
+                    logger.warning("job %s: result refused: %s", error.get("job_id"), error.get("message"))
+                return
+        for job_id, status, result in done:
+            self.api.post(f"/jobs/{job_id}/complete_job/{status}/{self.run_id}", result)
 
     def _give_back(self) -> None:
         """Stop what still runs and hand those jobs back as ready for another worker."""

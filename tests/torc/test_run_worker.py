@@ -93,3 +93,29 @@ def test_worker_without_credentials_says_what_to_do():
                          cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode != 0
     assert "create_api_key" in out.stderr
+
+
+def test_short_jobs_are_reported_in_batches_without_start_job(live_server, alice):
+    """Jobs done within START_AFTER go pending -> completed and their results travel together in
+    batch_complete_jobs requests; a job running longer is marked running while it runs."""
+    from apps.jobs.services import initialize_workflow
+    from apps.workflows.models import Event
+
+    spec = {"name": "many", "jobs": [{"name": f"q{i}", "command": "true"} for i in range(12)]
+            + [{"name": "long", "command": "sleep 2.5"}]}
+    wf, ids = workflow_from_spec(owner=alice, spec=spec)
+    initialize_workflow(workflow=wf)
+    proc = worker(live_server, alice, wf.pk, "--cpus", "4")
+    deadline = time.monotonic() + 60
+    while Job.objects.get(pk=ids["long"]).status != Status.RUNNING:  # announced after START_AFTER
+        assert time.monotonic() < deadline and proc.poll() is None, "long never marked running"
+        time.sleep(0.05)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    assert set(statuses(wf).values()) == {"completed"}
+    assert Result.objects.filter(workflow=wf).count() == 13
+    started = {e.data["job_id"] for e in Event.objects.filter(workflow=wf, category="job_running")}
+    assert started == {ids["long"]}  # the quick ones were never announced
+    batches = list(Event.objects.filter(workflow=wf, category="jobs_completed").values_list("data", flat=True))
+    assert sum(len(b["job_ids"]) for b in batches) == 13
+    assert len(batches) < 13  # results travelled together
