@@ -99,7 +99,7 @@ def _write(workflow, applied: list[tuple[Completion, int, Status]]) -> None:
     failed = [e.job_id for e, _, _ in applied if e.status in UNSUCCESSFUL or e.return_code != 0]
     failed_set = set(failed)
     succeeded = [e.job_id for e, _, _ in applied if e.job_id not in failed_set]
-    released = graph.release_dependents(succeeded=succeeded, failed=failed)
+    released = graph.release_dependents(succeeded=succeeded, failed=failed, watches=False)  # workflow jobs
     event_log(workflow_id=workflow.pk, category="jobs_completed",
               data={"job_ids": [e.job_id for e, _, _ in applied],
                     "statuses": {s.label: sum(len(ids) for (st, _), ids in groups.items() if st == s)
