@@ -22,7 +22,7 @@ def ttl() -> float:
 
 
 def get(key: str) -> tuple | None:
-    """Copies of the parts remembered was remembered under `key`, or None. A copy, because views may change
+    """Copies of the parts remembered under `key`, or None. A copy, because views may change
     the user they are given and threads of one process must not see each other's changes."""
     entry = _entries.get(key)
     if entry is None:
@@ -42,6 +42,13 @@ def put(key: str, value: tuple) -> None:
         if len(_entries) >= MAX_ENTRIES:
             _entries.clear()
         _entries[key] = (time.monotonic() + seconds, tuple(copy.copy(part) for part in value))
+
+
+def forget(*keys: str) -> None:
+    """Forget these keys only (a change to one worker need not cost every other credential)."""
+    with _lock:
+        for key in keys:
+            _entries.pop(key, None)
 
 
 def clear(*args, **kwargs) -> None:

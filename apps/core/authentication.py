@@ -4,6 +4,7 @@ Every path refuses users who are not Active (Locked and Deleted users have is_ac
 
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -84,10 +85,28 @@ class ActiveBasicAuthentication(authentication.BasicAuthentication):
         return super().authenticate_credentials(userid, password, request)
 
 
+def worker_key(worker_uuid) -> str:
+    return f"worker:{worker_uuid}"
+
+
+def forget_workers(uuids) -> None:
+    """Workers removed or changed: forget them now, and again when the transaction commits, so
+    a request of another thread that read the old row meanwhile cannot keep it remembered."""
+    keys = [worker_key(u) for u in uuids]
+    if keys:
+        authcache.forget(*keys)
+        transaction.on_commit(lambda: authcache.forget(*keys))
+
+
 class WorkerTokenAuthentication(JWTAuthentication):
     """Mitosis worker endpoints: a token issued at worker registration. The request's user is the
     worker's creator and request.auth the Worker; a removed worker's token is refused. Other
-    tokens are left to the next authenticator (and so never reach worker endpoints)."""
+    tokens are left to the next authenticator (and so never reach worker endpoints).
+
+    The Worker is remembered by its uuid (apps.core.authcache): removing or changing a worker
+    forgets it in this process at once (signals, and forget_workers after UPDATEs); other server
+    processes may take a removed worker's token for up to DROVER_AUTH_CACHE_SECONDS, which the
+    worker services tolerate: they re-read the worker's row (fetch: under lock) before acting."""
 
     def authenticate(self, request):
         from apps.workers.models import Worker
@@ -100,7 +119,11 @@ class WorkerTokenAuthentication(JWTAuthentication):
         worker_uuid = validated.get("worker")
         if not worker_uuid:
             return None
+        remembered = authcache.get(worker_key(worker_uuid))
+        if remembered is not None:
+            return remembered
         worker = Worker.objects.select_related("creator").filter(uuid=worker_uuid).first()
         if worker is None or not worker.creator.is_active:
             raise exceptions.AuthenticationFailed("Wrong credentials: worker not registered", code="worker_gone")
+        authcache.put(worker_key(worker_uuid), (worker.creator, worker))
         return worker.creator, worker

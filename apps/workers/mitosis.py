@@ -13,12 +13,13 @@ from django.utils import timezone
 from rest_framework import status
 from rest_framework_simplejwt.tokens import AccessToken
 
+from apps.core.authentication import forget_workers
 from apps.core.exceptions import ApplicationError
 from apps.groups.choices import Role
 from apps.groups.models import Group
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
-from apps.jobs.services.tasks import REPORT_KEY
+from apps.jobs.services.tasks import REPORT_KEY, task_report
 from apps.jobs.states import ACTIVE, Status
 from apps.workflows.services import event_log
 
@@ -87,16 +88,15 @@ def worker_register(*, creator, tags: list[str], labels: list[str], groups: list
 def worker_fetch(*, worker: Worker) -> Job | None:
     """Claim the highest-priority ready task of the worker's groups (role Write or Admin) whose
     tags the worker all has, and start it. A worker shutting down gets nothing."""
-    current = (Worker.objects.select_for_update().filter(pk=worker.pk, state=Worker.State.NORMAL)
-               .values_list("tags", flat=True).first())
-    if current is None:
+    # The worker row (locked, and re-read: `worker` may be remembered from before a shutdown)
+    # and the groups it may take tasks of, in one query: a row per such group.
+    rows = list(Worker.objects.select_for_update(of=("self",))
+                .filter(pk=worker.pk, state=Worker.State.NORMAL, group_links__role__gte=Role.WRITE)
+                .values_list("tags", "group_links__group_id"))
+    if not rows:
         return None
-    group_ids = tuple(GroupWorker.objects.filter(worker=worker, role__gte=Role.WRITE).values_list("group_id",
-                                                                                                 flat=True))
-    if not group_ids:
-        return None
-    ids = jobs.claim(scope=jobs.Scope(group_ids=group_ids, tags=tuple(current)), claimer=worker.claimer,
-                     limit=1, lease_seconds=settings.DROVER_WORKER_TIMEOUT)
+    scope = jobs.Scope(group_ids=tuple(group_id for _, group_id in rows), tags=tuple(rows[0][0]))
+    ids = jobs.claim(scope=scope, claimer=worker.claimer, limit=1, lease_seconds=settings.DROVER_WORKER_TIMEOUT)
     if not ids:
         return None
     return jobs.start_job(job_id=ids[0])
@@ -112,12 +112,19 @@ def worker_heartbeat(*, worker: Worker) -> bool:
             now - running["started_at"] > timedelta(seconds=running["timeout_s"] + 60):
         workers_shutdown(worker_ids=[worker.pk], force=True, reason="task_timeout")
         return False
-    if running is None and worker.state == Worker.State.GRACEFUL_SHUTDOWN:
-        workers_shutdown(worker_ids=[worker.pk], force=False, reason="graceful_shutdown")
-        return False
-    Worker.objects.filter(pk=worker.pk).update(last_heartbeat=now)
-    Job.objects.filter(claimed_by=worker.claimer, status__in=ACTIVE).update(
-        lease_expires_at=now + timedelta(seconds=settings.DROVER_WORKER_TIMEOUT))
+    if not Worker.objects.filter(pk=worker.pk, state=Worker.State.NORMAL).update(last_heartbeat=now):
+        # Not a normal worker (any more): the row decides, not `worker`, which authentication
+        # may have remembered from before a shutdown in another server process.
+        state = Worker.objects.filter(pk=worker.pk).values_list("state", flat=True).first()
+        if state is None:
+            return False
+        if running is None:
+            workers_shutdown(worker_ids=[worker.pk], force=False, reason="graceful_shutdown")
+            return False
+        Worker.objects.filter(pk=worker.pk).update(last_heartbeat=now)
+    if running:
+        Job.objects.filter(claimed_by=worker.claimer, status__in=ACTIVE).update(
+            lease_expires_at=now + timedelta(seconds=settings.DROVER_WORKER_TIMEOUT))
     return True
 
 
@@ -135,10 +142,10 @@ def workers_shutdown(*, worker_ids, force: bool, reason: str) -> int:
     """Mitosis' shutdown, for many workers at once. Force: removed now, their tasks back to
     ready. Graceful: idle ones removed now, busy ones marked GracefulShutdown (they take no new
     task and are removed when they commit). Returns how many workers were removed or marked."""
-    workers = {w.claimer: w.pk for w in Worker.objects.select_for_update().filter(pk__in=list(worker_ids))
-               .order_by("pk").only("pk", "uuid")}
-    if not workers:
+    rows = list(Worker.objects.select_for_update().filter(pk__in=list(worker_ids)).order_by("pk").only("pk", "uuid"))
+    if not rows:
         return 0
+    workers = {w.claimer: w.pk for w in rows}
     held = list(Job.objects.filter(claimed_by__in=list(workers), status__in=ACTIVE)
                 .values_list("claimed_by", "pk", "attempt", "spec"))
     busy = {workers[claimer] for claimer, *_ in held}
@@ -148,6 +155,7 @@ def workers_shutdown(*, worker_ids, force: bool, reason: str) -> int:
     else:
         removed = set(workers.values()) - busy
         Worker.objects.filter(pk__in=busy).update(state=Worker.State.GRACEFUL_SHUTDOWN, updated_at=timezone.now())
+        forget_workers(w.uuid for w in rows if w.pk in busy)  # an UPDATE sends no signal
     if removed:
         Worker.objects.filter(pk__in=removed).delete()
     event_log(workflow_id=None, category="workers_shutdown",
@@ -162,10 +170,12 @@ def worker_remove(*, worker: Worker, reason: str) -> int:
 
 
 @transaction.atomic
-def worker_committed(*, worker: Worker) -> bool:
-    """After a Commit: a worker shutting down gracefully is removed now (its next call gets
-    401, which tells it to stop). Returns True when it was removed."""
+def worker_commit(*, worker: Worker, job_id: int, exit_status: int, msg: str | None) -> bool:
+    """The worker's Commit of its task; a worker shutting down gracefully is removed with it (its
+    next call gets 401, which tells it to stop). One transaction, worker row first as everywhere.
+    Returns True when the worker was removed."""
     state = Worker.objects.select_for_update().filter(pk=worker.pk).values_list("state", flat=True).first()
+    task_report(worker=worker, job_id=job_id, op="Commit", exit_status=exit_status, msg=msg)
     if state != Worker.State.GRACEFUL_SHUTDOWN:
         return False
     return bool(workers_shutdown(worker_ids=[worker.pk], force=False, reason="graceful_shutdown"))

@@ -11,6 +11,7 @@ from django.db.models import BooleanField, Exists, OuterRef
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from apps.core.authentication import forget_workers
 from apps.core.exceptions import FieldValidationError, NotFound, PermissionDenied
 from apps.groups.choices import Role
 from apps.groups.models import Group, Membership
@@ -118,6 +119,7 @@ def worker_set_tags(*, user, uuid, tags: list[str]) -> None:
         raise FieldValidationError("Empty tags; give at least one tag", field="tags")
     worker = worker_get(user=user, uuid=uuid, needed=Role.WRITE)
     Worker.objects.filter(pk=worker.pk).update(tags=sorted(set(tags)), updated_at=timezone.now())
+    forget_workers([worker.uuid])  # an UPDATE sends no signal
 
 
 def worker_set_labels(*, user, uuid, labels: list[str]) -> None:
@@ -125,6 +127,7 @@ def worker_set_labels(*, user, uuid, labels: list[str]) -> None:
         raise FieldValidationError("Empty labels; give at least one label", field="labels")
     worker = worker_get(user=user, uuid=uuid, needed=Role.WRITE)
     Worker.objects.filter(pk=worker.pk).update(labels=sorted(set(labels)), updated_at=timezone.now())
+    forget_workers([worker.uuid])  # an UPDATE sends no signal
 
 
 def _missing(names, found, *, field: str) -> FieldValidationError:

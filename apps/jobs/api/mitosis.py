@@ -88,13 +88,22 @@ class TaskQueryResp(serializers.Serializer):
     artifacts = ArtifactQueryResp(many=True)
 
 
+def submit_item(data, serializer: SubmitTaskReq | None = None) -> dict:
+    """One SubmitTaskReq as tasks_submit takes it. A batch passes one serializer for all its
+    items: building a serializer deep-copies its fields, most of a small item's cost."""
+    if serializer is None or data is None:  # is_valid's own message for a null item
+        serializer = SubmitTaskReq(data=data)
+        serializer.is_valid(raise_exception=True)
+        v = serializer.validated_data
+    else:
+        v = serializer.run_validation(data)
+    return {"group_name": v["group_name"], "tags": v["tags"], "labels": v["labels"],
+            "timeout_s": duration_in(v["timeout"], field="timeout"), "priority": v["priority"],
+            "spec": dict(v["task_spec"])}
+
+
 def submit(user, data) -> Job:
-    serializer = SubmitTaskReq(data=data)
-    serializer.is_valid(raise_exception=True)
-    v = serializer.validated_data
-    return tasks.task_submit(user=user, group_name=v["group_name"], tags=v["tags"], labels=v["labels"],
-                             timeout_s=duration_in(v["timeout"], field="timeout"), priority=v["priority"],
-                             spec=dict(v["task_spec"]))
+    return tasks.task_submit(user=user, **submit_item(data))
 
 
 def submitted(job: Job) -> dict:
@@ -130,6 +139,10 @@ class TasksView(MitosisView):
         return Response(submitted(submit(request.user, request.data)))
 
 
+def failed(index: int, msg: str) -> dict:
+    return {"Err": {"msg": f"tasks.{index}: {msg}"}}
+
+
 class BatchSubmitView(MitosisView):
     @extend_schema(tags=[TAG], operation_id="batchSubmitTasks", request=TasksSubmitReq,
                    responses={200: TasksSubmitResp})
@@ -139,14 +152,20 @@ class BatchSubmitView(MitosisView):
             raise FieldValidationError("required, a list of tasks", field="tasks")
         if not items:
             raise FieldValidationError("Tasks list cannot be empty", field="tasks")
-        results = []
+        results: list = [None] * len(items)
+        valid: dict[int, dict] = {}
+        serializer = SubmitTaskReq()
         for index, item in enumerate(items):  # one bad item does not stop the others
             try:
-                results.append({"Ok": submitted(submit(request.user, item))})
+                valid[index] = submit_item(item, serializer)
             except serializers.ValidationError as exc:
-                results.append({"Err": {"msg": f"tasks.{index}: " + "; ".join(flatten_detail(exc.detail))}})
+                results[index] = failed(index, "; ".join(flatten_detail(exc.detail)))
             except ApplicationError as exc:
-                results.append({"Err": {"msg": f"tasks.{index}: {exc}"}})
+                results[index] = failed(index, str(exc))
+        outcomes = tasks.tasks_submit(user=request.user, items=list(valid.values())) if valid else []
+        for index, outcome in zip(valid, outcomes):
+            results[index] = failed(index, str(outcome)) if isinstance(outcome, ApplicationError) else \
+                {"Ok": submitted(outcome)}
         return Response({"results": results})
 
 

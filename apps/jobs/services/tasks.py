@@ -4,12 +4,13 @@ Commit with the exit status; Commit finishes the job. Users change, relabel and 
 
 import shlex
 import uuid as uuid_lib
+from collections import Counter
 
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from apps.core.exceptions import Conflict, FieldValidationError, NotFound, PermissionDenied
+from apps.core.exceptions import ApplicationError, Conflict, FieldValidationError, NotFound, PermissionDenied
 from apps.groups.choices import Role
 from apps.groups.models import Group, Membership
 from apps.groups.services import require_role
@@ -25,20 +26,13 @@ SPEC_KEYS = ("args", "envs", "resources", "terminal_output", "watch")  # the use
 # Mitosis changes and cancels only tasks no worker holds (Ready, or Pending on a watch).
 CHANGEABLE = WAITING
 CANCELLABLE = WAITING & allowed_sources(Status.CANCELED)
+INSERT_BATCH = 1000  # jobs an INSERT: PostgreSQL takes at most 65,535 parameters a statement
 
 
 def task_state(job: Job) -> str:
     """The Mitosis TaskState: a held task the worker reported Finish/Cancel on shows that state
     until it commits."""
     return mitosis_state(job.status, (job.spec or {}).get(REPORT_KEY))
-
-
-def _group_for_submit(user, group_name: str) -> Group:
-    group = Group.objects.select_for_update().filter(name=group_name).first()
-    if group is None:
-        raise NotFound(f"User or group with name {group_name} not found", field="group_name")
-    require_role(user, group, Role.WRITE)
-    return group
 
 
 def check_spec(spec: dict) -> None:
@@ -68,39 +62,118 @@ def watched_task(user, watch_value) -> tuple[Job, str]:
     return job, target
 
 
+def _place_watches(placed: list[tuple[Job, Job, str]]) -> dict[int, Job]:
+    """Blocked tasks now wait on the tasks they watch (one INSERT of edges); those whose watched
+    task has already ended settle now. Returns the settled jobs by id."""
+    JobDependency.objects.bulk_create(JobDependency(job=job, depends_on=watched, watch=target)
+                                      for job, watched, target in placed)
+    settled = {}
+    for job, watched, target in placed:
+        if watched.status not in COMPLETE:
+            continue
+        msg = ((watched.spec or {}).get("result") or {}).get("msg")
+        if watch.reached(target, watched.status, msg):
+            settled[job.pk] = transition(job_id=job.pk, target=Status.READY, fields={"unfinished_deps": 0},
+                                         reason="watch_reached")
+        else:
+            settled[job.pk] = transition(job_id=job.pk, target=Status.CANCELED, reason="watch_unreachable",
+                                         fields={"exit_code": 0, "spec": {**job.spec, "result": watch.WATCH_TIMEOUT}})
+    return settled
+
+
 def _place_watch(job: Job, watched: Job, target: str) -> Job:
-    """The blocked task `job` now waits on `watched`; if that has already ended, settle now."""
-    JobDependency.objects.create(job=job, depends_on=watched, watch=target)
-    if watched.status not in COMPLETE:
-        return job
-    msg = ((watched.spec or {}).get("result") or {}).get("msg")
-    if watch.reached(target, watched.status, msg):
-        return transition(job_id=job.pk, target=Status.READY, fields={"unfinished_deps": 0}, reason="watch_reached")
-    return transition(job_id=job.pk, target=Status.CANCELED, reason="watch_unreachable",
-                      fields={"exit_code": 0, "spec": {**job.spec, "result": watch.WATCH_TIMEOUT}})
+    return _place_watches([(job, watched, target)]).get(job.pk, job)
+
+
+def _groups_for_submit(user, names: set[str]) -> dict[str, tuple[Group, int | None]]:
+    """The named groups, each locked once (in id order, so two batches cannot deadlock), with
+    the user's role in each: one query."""
+    role = Membership.objects.filter(user=user, group=OuterRef("pk")).values("role")[:1]
+    groups = (Group.objects.select_for_update().filter(name__in=list(names)).order_by("pk")
+              .annotate(submitter_role=Subquery(role)).only("pk", "name"))
+    return {g.name: (g, Role.ADMIN if user.is_staff else g.submitter_role) for g in groups}
+
+
+def _reserve_task_ids(counts: dict[int, int]) -> dict[int, int]:
+    """Add counts[group id] to each group's task_count in one UPDATE; returns the first number
+    of each group's block. RETURNING reads the new value inside the same statement."""
+    table = Group._meta.db_table
+    cases = " ".join(["WHEN %s THEN %s"] * len(counts))
+    marks = ", ".join(["%s"] * len(counts))
+    sql = (f'UPDATE "{table}" SET "task_count" = "task_count" + CASE "id" {cases} END '
+           f'WHERE "id" IN ({marks}) RETURNING "id", "task_count"')
+    params = [value for pair in counts.items() for value in pair] + list(counts)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {pk: last - counts[pk] + 1 for pk, last in cursor.fetchall()}
+
+
+def _writable_group(user, name: str, groups: dict) -> Group:
+    group, role = groups.get(name, (None, None))
+    if group is None:
+        raise NotFound(f"User or group with name {name} not found", field="group_name")
+    if role is None or role < Role.WRITE:
+        raise PermissionDenied(f"Group {group.name} needs the {Role.WRITE.label} role")
+    return group
 
 
 @transaction.atomic
+def tasks_submit(*, user, items: list[dict]) -> list[Job | ApplicationError]:
+    """Submit many tasks at once (items: group_name, tags, labels, timeout_s, priority, spec).
+    Every item is checked first, in the order a single submit checks it; a refused one gets its
+    error in its place and takes no number. The rest: each group locked once, a block of
+    task_ids per group in one UPDATE, the jobs in one INSERT (ready, or blocked when they watch
+    a task), one event for the batch."""
+    results: list = []  # per item: its ApplicationError, or (what it watches, or None)
+    for item in items:  # watched tasks are locked before groups, as everywhere: jobs, then groups
+        try:
+            check_spec(item["spec"])
+            results.append(watched_task(user, item["spec"]["watch"]) if item["spec"].get("watch") else None)
+        except ApplicationError as exc:
+            results.append(exc)
+    groups = _groups_for_submit(user, {item["group_name"] for item, outcome in zip(items, results)
+                                       if not isinstance(outcome, ApplicationError)})
+    accepted: list[tuple[int, Group, tuple[Job, str] | None]] = []
+    for index, (item, watched) in enumerate(zip(items, results)):
+        if isinstance(watched, ApplicationError):
+            continue
+        try:
+            accepted.append((index, _writable_group(user, item["group_name"], groups), watched))
+        except ApplicationError as exc:
+            results[index] = exc
+    if not accepted:
+        return results
+    next_id = _reserve_task_ids(Counter(group.pk for _, group, _ in accepted))
+    now = timezone.now()
+    jobs = []
+    for index, group, watched in accepted:
+        item, task_id = items[index], next_id[group.pk]
+        next_id[group.pk] += 1
+        placement = ({"status": Status.BLOCKED, "unfinished_deps": 1, "cancel_on_blocking_job_failure": False}
+                     if watched else {"status": Status.READY, "ready_at": now})
+        jobs.append(Job(owner=user, group=group, name=f"{group.name}#{task_id}", **_spec_fields(item["spec"]),
+                        spec={**item["spec"], "task_id": task_id}, timeout_s=item["timeout_s"],
+                        priority=item["priority"], tags=sorted(set(item["tags"])), labels=sorted(set(item["labels"])),
+                        **placement))
+    Job.objects.bulk_create(jobs, batch_size=INSERT_BATCH)  # sets the ids on PostgreSQL and SQLite
+    settled = _place_watches([(job, *watched) for job, (_, _, watched) in zip(jobs, accepted) if watched])
+    for job, (index, _, _) in zip(jobs, accepted):
+        results[index] = settled.get(job.pk, job)
+    ids = [job.pk for job in jobs]
+    event_log(workflow_id=None, category="tasks_submitted",
+              data={"count": len(ids), "groups": sorted({g.name for _, g, _ in accepted}), "job_ids": ids[:1000]})
+    publish.tasks_changed(ids)
+    return results
+
+
 def task_submit(*, user, group_name: str, tags: list[str], labels: list[str], timeout_s: int, priority: int,
                 spec: dict) -> Job:
     """A ready task (blocked when it watches another); its number is the group's next task_id."""
-    check_spec(spec)
-    watched, target = watched_task(user, spec["watch"]) if spec.get("watch") else (None, None)
-    group = _group_for_submit(user, group_name)
-    Group.objects.filter(pk=group.pk).update(task_count=F("task_count") + 1)
-    task_id = Group.objects.values_list("task_count", flat=True).get(pk=group.pk)
-    placement = ({"status": Status.BLOCKED, "unfinished_deps": 1, "cancel_on_blocking_job_failure": False}
-                 if watched else {"status": Status.READY, "ready_at": timezone.now()})
-    job = Job.objects.create(
-        owner=user, group=group, name=f"{group.name}#{task_id}", **_spec_fields(spec),
-        spec={**spec, "task_id": task_id}, timeout_s=timeout_s, priority=priority,
-        tags=sorted(set(tags)), labels=sorted(set(labels)), **placement,
-    )
-    event_log(workflow_id=None, category="task_submitted", data={"uuid": str(job.uuid), "group": group.name})
-    if watched:
-        job = _place_watch(job, watched, target)
-    publish.tasks_changed([job.pk])
-    return job
+    [result] = tasks_submit(user=user, items=[{"group_name": group_name, "tags": tags, "labels": labels,
+                                               "timeout_s": timeout_s, "priority": priority, "spec": spec}])
+    if isinstance(result, ApplicationError):
+        raise result
+    return result
 
 
 def task_by_uuid(uuid) -> Job:
@@ -240,29 +313,35 @@ def tasks_cancel_by_uuids(*, user, uuids: list[uuid_lib.UUID]) -> tuple[int, lis
     return len(cancelled), [u for u in wanted if u not in cancelled]
 
 
-@transaction.atomic
-def task_report(*, worker, job_id: int, op: str, exit_status: int | None = None, msg: str | None = None) -> Job:
-    """A worker's report on the task it holds (anything else is 404, as in Mitosis)."""
-    job = Job.objects.select_for_update().filter(pk=job_id, claimed_by=worker.claimer, status__in=ACTIVE).first()
-    if job is None:
-        raise NotFound(f"Task {job_id} not found")
+def task_report(*, worker, job_id: int, op: str, exit_status: int | None = None, msg: str | None = None) -> None:
+    """A worker's report on the task it holds (anything else is 404, as in Mitosis). Finish and
+    Cancel only note the report: one UPDATE. Commit finishes the job."""
     if op in ("Finish", "Cancel"):
-        Job.objects.filter(pk=job.pk).update(spec={**job.spec, REPORT_KEY: op})
-        job.spec[REPORT_KEY] = op
-        publish.tasks_changed([job.pk])
-        return job
-    if op == "Commit":
-        reported = job.spec.get(REPORT_KEY)
-        if reported not in ("Finish", "Cancel"):
-            raise FieldValidationError("Task can not be marked as done", field="op")
-        status = Status.CANCELED if reported == "Cancel" else (
-            Status.COMPLETED if exit_status == 0 else Status.FAILED)
-        spec = {**job.spec, "result": {"exit_status": exit_status, "msg": msg}, "reporter_uuid": str(worker.uuid)}
-        Job.objects.filter(pk=job.pk).update(spec=spec)
-        job, _ = complete_job(job_id=job.pk, status=status, return_code=exit_status or 0, claimer=worker.claimer)
-        return job
-    raise FieldValidationError(f"{op!r} is not a report operation", field="op")
+        held = Job.objects.filter(pk=job_id, claimed_by=worker.claimer, status__in=ACTIVE)
+        if not held.update(spec=watch.JSONSetKey("spec", REPORT_KEY, op)):
+            raise NotFound(f"Task {job_id} not found")
+        publish.tasks_changed([job_id])
+    elif op == "Commit":
+        _commit(worker=worker, job_id=job_id, exit_status=exit_status, msg=msg)
+    else:
+        raise FieldValidationError(f"{op!r} is not a report operation", field="op")
+
+
+@transaction.atomic(savepoint=False)  # inside the caller's transaction, no savepoint of its own
+def _commit(*, worker, job_id: int, exit_status: int | None, msg: str | None) -> None:
+    spec = (Job.objects.select_for_update().filter(pk=job_id, claimed_by=worker.claimer, status__in=ACTIVE)
+            .values_list("spec", flat=True).first())
+    if spec is None:
+        raise NotFound(f"Task {job_id} not found")
+    reported = spec.get(REPORT_KEY)
+    if reported not in ("Finish", "Cancel"):
+        raise FieldValidationError("Task can not be marked as done", field="op")
+    status = Status.CANCELED if reported == "Cancel" else (Status.COMPLETED if exit_status == 0 else Status.FAILED)
+    spec = {**spec, "result": {"exit_status": exit_status, "msg": msg}, "reporter_uuid": str(worker.uuid)}
+    Job.objects.filter(pk=job_id).update(spec=spec)
+    complete_job(job_id=job_id, status=status, return_code=exit_status or 0, claimer=worker.claimer)
 
 
 __all__ = ["CANCELLABLE", "MITOSIS_STATE", "REPORT_KEY", "task_by_uuid", "task_cancel", "task_change", "task_report",
-           "task_set_labels", "task_state", "task_submit", "tasks_cancel", "tasks_cancel_by_uuids", "watched_task"]
+           "task_set_labels", "task_state", "task_submit", "tasks_cancel", "tasks_cancel_by_uuids", "tasks_submit",
+           "watched_task"]

@@ -153,9 +153,10 @@ class WorkerTasksView(WorkerView):
         if op not in ("Finish", "Cancel", "Commit"):
             raise FieldValidationError(f"{op!r} is not one of Finish, Cancel, {{\"Upload\": ...}}, "
                                        f"{{\"Commit\": ...}}", field="op")
-        tasks.task_report(worker=request.auth, job_id=job_id, op=op, exit_status=exit_status, msg=msg)
-        if op == "Commit":
-            services.worker_committed(worker=request.auth)  # a graceful shutdown completes here
+        if op == "Commit":  # a graceful shutdown completes here
+            services.worker_commit(worker=request.auth, job_id=job_id, exit_status=exit_status, msg=msg)
+        else:
+            tasks.task_report(worker=request.auth, job_id=job_id, op=op)
         return Response({"url": None})
 
 
