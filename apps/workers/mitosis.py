@@ -19,6 +19,7 @@ from apps.groups.choices import Role
 from apps.groups.models import Group
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
+from apps.jobs.services import publish
 from apps.jobs.services.tasks import REPORT_KEY, task_report
 from apps.jobs.states import ACTIVE, Status
 from apps.workflows.services import event_log
@@ -96,10 +97,13 @@ def worker_fetch(*, worker: Worker) -> Job | None:
     if not rows:
         return None
     scope = jobs.Scope(group_ids=tuple(group_id for _, group_id in rows), tags=tuple(rows[0][0]))
-    ids = jobs.claim(scope=scope, claimer=worker.claimer, limit=1, lease_seconds=settings.DROVER_WORKER_TIMEOUT)
+    # claimed and started in one statement: a Mitosis worker runs what it fetches at once
+    ids = jobs.claim(scope=scope, claimer=worker.claimer, limit=1, lease_seconds=settings.DROVER_WORKER_TIMEOUT,
+                     start=True)
     if not ids:
         return None
-    return jobs.start_job(job_id=ids[0])
+    publish.tasks_changed(ids)
+    return Job.objects.only("id", "uuid", "timeout_s", "args", "env", "spec").get(pk=ids[0])
 
 
 def worker_heartbeat(*, worker: Worker) -> bool:

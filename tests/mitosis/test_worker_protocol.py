@@ -5,6 +5,7 @@ removal putting the task back, and the token boundaries."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -187,3 +188,21 @@ def test_token_boundaries(alice, login):
 def test_other_users_do_not_see_a_groups_tasks(alice, bob, login):
     created = submit(login("alice", "pw-alice"))
     assert login("bob", "pw-bob").get(f"/tasks/{created['uuid']}").status_code == 404
+
+
+def test_a_fetch_claims_and_starts_in_one_statement(alice, login, django_assert_max_num_queries):
+    """The fetched task is running at once (no separate claim and start), with its start time,
+    its lease and one claim event."""
+    from apps.workflows.models import Event
+
+    user = login("alice", "pw-alice")
+    worker = register(user)
+    created = submit(user)
+    # worker token, savepoint, worker row, claim (+ its event apart on SQLite), task, release
+    with django_assert_max_num_queries(7 if connection.vendor == "sqlite" else 6):
+        task = worker.get("/workers/tasks").json()
+    job = Job.objects.get(uuid=created["uuid"])
+    assert task["uuid"] == created["uuid"]
+    assert job.status == Status.RUNNING and job.started_at is not None and job.lease_expires_at is not None
+    event = Event.objects.filter(category="jobs_claimed").latest("id")
+    assert event.data["job_ids"] == [job.pk] and event.data["started"] is True

@@ -213,8 +213,8 @@ def test_claim_never_hands_a_job_twice_and_orders_by_priority(alice):
     assert services.claim(scope=services.Scope(workflow_id=wf.pk), claimer="w3", limit=5) == []
     events = list(Event.objects.filter(workflow=wf, category="jobs_claimed").order_by("id").values_list("data",
                                                                                                        flat=True))
-    assert events == [{"claimer": "w1", "count": 10, "job_ids": sorted(first)},
-                      {"claimer": "w2", "count": 20, "job_ids": sorted(second)}]  # none for an empty claim
+    assert events == [{"claimer": "w1", "count": 10, "job_ids": sorted(first), "started": False},
+                      {"claimer": "w2", "count": 20, "job_ids": sorted(second), "started": False}]  # none for an empty claim
     assert sorted(first + second) == sorted(ids)
 
 
