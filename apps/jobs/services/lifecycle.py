@@ -47,9 +47,10 @@ def record_result(*, job: Job, return_code: int, status: Status, run_id: int | N
 
 @transaction.atomic
 def complete_job(*, job_id: int, status: Status, return_code: int, run_id: int | None = None,
-                 claimer: str | None = None, **result_fields) -> tuple[Job, Result]:
+                 claimer: str | None = None, job_fields: dict | None = None, **result_fields) -> tuple[Job, Result]:
     """Record the result and finish the job; its dependents are released or canceled.
-    With `claimer`, only the holder of the claim may complete (a late report is refused)."""
+    With `claimer`, only the holder of the claim may complete (a late report is refused).
+    `job_fields`: more of the job's columns to write in the same UPDATE (e.g. a task's spec)."""
     if status not in COMPLETE:
         raise FieldValidationError(f"{status.label} is not a finished status; use one of completed, failed, "
                                    f"canceled, terminated", field="status")
@@ -60,8 +61,8 @@ def complete_job(*, job_id: int, status: Status, return_code: int, run_id: int |
     if claimer is not None and job.claimed_by and job.claimed_by != claimer:
         raise Conflict(f"Job {job.pk} is held by another claimer; this report is refused", field="job_id")
     result = record_result(job=job, return_code=return_code, status=status, run_id=run_id, **result_fields)
-    job = transition(job_id=job.pk, target=status, fields={"exit_code": return_code}, reason="complete_job",
-                     job=job)
+    job = transition(job_id=job.pk, target=status, fields={"exit_code": return_code, **(job_fields or {})},
+                     reason="complete_job", job=job)
     return job, result
 
 

@@ -338,8 +338,8 @@ def _commit(*, worker, job_id: int, exit_status: int | None, msg: str | None) ->
         raise FieldValidationError("Task can not be marked as done", field="op")
     status = Status.CANCELED if reported == "Cancel" else (Status.COMPLETED if exit_status == 0 else Status.FAILED)
     spec = {**spec, "result": {"exit_status": exit_status, "msg": msg}, "reporter_uuid": str(worker.uuid)}
-    Job.objects.filter(pk=job_id).update(spec=spec)
-    complete_job(job_id=job_id, status=status, return_code=exit_status or 0, claimer=worker.claimer)
+    complete_job(job_id=job_id, status=status, return_code=exit_status or 0, claimer=worker.claimer,
+                 job_fields={"spec": spec})
 
 
 __all__ = ["CANCELLABLE", "MITOSIS_STATE", "REPORT_KEY", "task_by_uuid", "task_cancel", "task_change", "task_report",
