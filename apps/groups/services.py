@@ -204,6 +204,7 @@ def group_set_roles(*, actor: User, group_name: str, relations: dict[str, str]) 
     Membership.objects.bulk_create(new)
     Membership.objects.bulk_update(changed, ["role"])
     Group.objects.filter(pk=group.pk).update(updated_at=timezone.now())
+    _unlink_workers(group, [m.user_id for m in changed if m.role < Role.WRITE])
 
 
 @transaction.atomic
@@ -214,7 +215,22 @@ def group_remove_users(*, actor: User, group_name: str, usernames: list[str]) ->
     require_role(actor, group, Role.ADMIN)
     users = _users_named(usernames, field="users")
     deleted, _ = Membership.objects.filter(group=group, user__in=users.values()).delete()
+    _unlink_workers(group, [u.pk for u in users.values()])
     return deleted
+
+
+def _unlink_workers(group: Group, user_ids: list[int]) -> None:
+    """Users who may no longer submit to `group` take their workers out of it: a worker serves
+    a group only while its creator could submit there (staff always can)."""
+    from apps.core.authentication import forget_workers
+    from apps.workers.models import GroupWorker  # workers build on groups, not the other way
+
+    links = GroupWorker.objects.filter(group=group, worker__creator_id__in=user_ids,
+                                       worker__creator__is_staff=False)
+    uuids = list(links.values_list("worker__uuid", flat=True))
+    if uuids:
+        links.delete()
+        forget_workers(uuids)
 
 
 @transaction.atomic

@@ -35,12 +35,14 @@ def upload(client, task, content_type="result", data=b"tar-bytes"):
     return response.json()
 
 
-def held_task(user):
-    """A task submitted by alice and fetched by her worker: (task uuid, job id, Worker row)."""
-    task = submit(user)
-    worker_client, worker = register(user)
+def held_task(user, priority=0, worker_of=None, groups=()):
+    """A task submitted by alice and fetched by a worker (alice's, or `worker_of`'s):
+    (task uuid, job id, Worker row); the worker's client is in held_task.client."""
+    task = submit(user, priority=priority)
+    worker_client, worker = register(worker_of or user, groups=groups)
     fetched = worker_client.get("/workers/tasks")
-    assert fetched.status_code == 200, fetched.content
+    assert fetched.status_code == 200 and fetched.json()["uuid"] == task, fetched.content
+    held_task.client = worker_client
     return task, fetched.json()["id"], worker
 
 
@@ -274,8 +276,8 @@ def test_worker_downloads_resources_of_groups_it_serves(user, bob, login):
     upstream = submit(user)
     upload(user, upstream, data=b"upstream-result")
     user.post("/groups/alice/attachments", {"key": "data/in.bin", "content_length": 3}, format="json")
-    task, _, worker = held_task(user)
-    worker_client = register(user)[0]
+    task, _, worker = held_task(user, priority=5)  # artifacts: for the worker running a task
+    worker_client = held_task.client
     artifact = worker_client.get(f"/workers/tasks/{upstream}/artifacts/result")
     assert artifact.status_code == 302 and artifact.json()["size"] == 15
     assert local_get(worker_client, artifact["Location"])[1] == b"upstream-result"
@@ -297,8 +299,10 @@ def test_worker_downloads_resources_of_groups_it_serves(user, bob, login):
     join("alice", bob, "Write")
     reader = register(bob_client, groups=["alice:read"])[0]
     assert reader.get(f"/workers/tasks/{upstream}/artifacts/result").status_code == 404
-    writer = register(bob_client, groups=["alice:write"])[0]
-    assert writer.get(f"/workers/tasks/{upstream}/artifacts/result").status_code == 302
+    idle_writer = register(bob_client, groups=["alice:write"])[0]  # runs nothing: reads no artifact
+    assert idle_writer.get(f"/workers/tasks/{upstream}/artifacts/result").status_code == 404
+    held_task(user, priority=9, worker_of=bob_client, groups=["alice:write"])  # runs alice's task: may
+    assert held_task.client.get(f"/workers/tasks/{upstream}/artifacts/result").status_code == 302
     # user tokens are not worker tokens
     assert user.get(f"/workers/tasks/{upstream}/artifacts/result").status_code == 401
     assert worker is not None and Attachment.objects.count() == 1
@@ -307,8 +311,8 @@ def test_worker_downloads_resources_of_groups_it_serves(user, bob, login):
 def test_worker_download_query_counts(user, django_assert_max_num_queries):
     task, _, _ = held_task(user)
     upload(user, task)
-    worker_client = register(user)[0]
-    with django_assert_max_num_queries(3):
+    worker_client = held_task.client
+    with django_assert_max_num_queries(4):
         assert worker_client.get(f"/workers/tasks/{task}/artifacts/result").status_code == 302
 
 

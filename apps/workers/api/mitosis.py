@@ -75,7 +75,7 @@ class WorkersView(APIView):
         return [IsAuthenticated(), IsWorker() if self.request.method == "DELETE" else IsUserNotWorker()]
 
     @extend_schema(tags=[TAG], operation_id="registerWorker", request=RegisterWorkerReq,
-                   responses={200: RegisterWorkerResp})
+                   responses={200: RegisterWorkerResp}, auth=[{"bearerAuth": []}])
     def post(self, request):
         serializer = RegisterWorkerReq(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -86,7 +86,8 @@ class WorkersView(APIView):
         return Response({"worker_id": str(worker.uuid), "token": token,
                          "redis_url": settings.DROVER_PUBLIC_REDIS_URL})
 
-    @extend_schema(tags=[TAG], operation_id="unregisterWorker", responses={200: OpenApiResponse(description="JSON null")})
+    @extend_schema(tags=[TAG], operation_id="unregisterWorker", responses={200: OpenApiResponse(description="JSON null")},
+                   auth=[{"workerAuth": []}])
     def delete(self, request):
         services.worker_remove(worker=request.auth, reason="unregistered")
         return json_null()
