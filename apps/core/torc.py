@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
@@ -70,8 +70,9 @@ class TorcView(APIView):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authentication, permissions, throttles
         if request.method in WRITE_METHODS:
-            self._atomic = transaction.atomic()
-            self._atomic.__enter__()
+            atomic = transaction.atomic()
+            atomic.__enter__()
+            self._atomic = atomic  # only once entered: a database that is down fails the line above
 
     def handle_exception(self, exc):
         if isinstance(exc, RequestDataTooBig):  # a SuspiciousOperation: was answered 500
@@ -84,12 +85,19 @@ class TorcView(APIView):
             response = super().dispatch(request, *args, **kwargs)
         except BaseException as exc:
             if self._atomic is not None:
-                self._atomic.__exit__(type(exc), exc, exc.__traceback__)
+                try:
+                    self._atomic.__exit__(type(exc), exc, exc.__traceback__)
+                except (OperationalError, InterfaceError):
+                    pass  # the rollback failed with the connection; the original error tells more
             raise
         if self._atomic is not None:
-            if response.status_code >= 400:
-                transaction.set_rollback(True)
-            self._atomic.__exit__(None, None, None)
+            try:
+                if response.status_code >= 400:
+                    transaction.set_rollback(True)
+                self._atomic.__exit__(None, None, None)
+            except (OperationalError, InterfaceError) as exc:  # the database went away: 503, not 500
+                response = self.finalize_response(request, self.handle_exception(exc), *args, **kwargs)
+                response.render()
         return response
 
 

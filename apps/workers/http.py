@@ -61,6 +61,8 @@ class JsonClient:
                 conn.request(method, self.prefix + path, body=data, headers=headers)
                 response = conn.getresponse()
                 text = response.read().decode(errors="replace")
+                if not _complete(response, text):
+                    raise ConnectionError(f"server answered {response.status} but its answer was cut short")
                 if response.status in RETRY_STATUSES and time.monotonic() < deadline:
                     raise ConnectionError(f"server answered {response.status}")
                 return response.status, text, {k.lower(): v for k, v in response.getheaders()}
@@ -89,6 +91,22 @@ class JsonClient:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _complete(response, text: str) -> bool:
+    """Whether an answer arrived whole. http.client takes a header block cut off by a dying server
+    for a complete one and then reads a body delimited by the connection's close: a 200 with an
+    empty or half body. A body with a length or chunked framing is checked by http.client itself
+    (IncompleteRead); without either, only JSON that parses is proof of a whole answer."""
+    if response.status in (204, 304) or response.getheader("Content-Length") is not None:
+        return True
+    if "chunked" in (response.getheader("Transfer-Encoding") or "").lower():
+        return True
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def download(url: str, dest: str, *, timeout: float = 120.0) -> int:

@@ -24,6 +24,7 @@ GB = 1024**3
 STRING_TIMESTAMPS = {"X-Torc-Timestamp-Format": "string"}
 REAP_INTERVAL = 0.05
 START_AFTER = 1.0  # seconds a job runs before the server is told it started
+TAKEN_AWAY = {404, 409, 422}  # start_job refused: the job is no longer this node's to run
 
 
 def now_iso() -> str:
@@ -176,11 +177,24 @@ class TorcWorker:
         self.out(f"worker: started job {job['id']} ({job['name']})")
 
     def _start_long_runners(self) -> None:
-        """start_job for the jobs that have run START_AFTER seconds (their lease grows with it)."""
+        """start_job for the jobs that have run START_AFTER seconds (their lease grows with it).
+        A job the server refuses to start was taken away meanwhile (canceled, its workflow run
+        restarted, or its claim lapsed and another node holds it): its result would be refused
+        too, so it is stopped and forgotten, and the other jobs carry on."""
         now = time.monotonic()
-        for job_id, running in self.running.items():
+        for job_id, running in list(self.running.items()):
             if not running.extra.get("announced") and now - running.started >= START_AFTER:
-                self.api.put(f"/jobs/{job_id}/start_job/{self.run_id}/{self.node_id}")
+                try:
+                    self.api.put(f"/jobs/{job_id}/start_job/{self.run_id}/{self.node_id}")
+                except ApiError as exc:
+                    if exc.status not in TAKEN_AWAY:
+                        raise
+                    logger.warning("job %s: start refused by the server, stopping it: %s", job_id, exc)
+                    self.out(f"worker: job {job_id} refused by the server ({exc.status}), stopped")
+                    running.terminate()
+                    running.outcome()
+                    del self.running[job_id]
+                    continue
                 running.extra["announced"] = True
 
     def _reap(self) -> int:

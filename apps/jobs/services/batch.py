@@ -55,15 +55,15 @@ def complete_jobs(*, workflow, completions: list[Completion], claimer: str | Non
             wanted.append(entry)
         seen.add(entry.job_id)
     # One locking read in id order, so two batches over the same jobs cannot deadlock.
-    rows = {pk: (status, attempt, claimed_by) for pk, status, attempt, claimed_by in
+    rows = {pk: (status, attempt, claimed_by, node) for pk, status, attempt, claimed_by, node in
             Job.objects.select_for_update().filter(workflow_id=workflow.pk, pk__in=[e.job_id for e in wanted])
-            .order_by("pk").values_list("pk", "status", "attempt", "claimed_by")}
+            .order_by("pk").values_list("pk", "status", "attempt", "claimed_by", "compute_node_id")}
     applied: list[tuple[Completion, int, Status]] = []
     for entry in wanted:
         if entry.job_id not in rows:
             errors.append((entry.job_id, f"Job not found with ID: {entry.job_id}"))
             continue
-        current, attempt, claimed_by = rows[entry.job_id]
+        current, attempt, claimed_by, node = rows[entry.job_id]
         current = Status(current)
         if current in COMPLETE:
             errors.append((entry.job_id, f"Job {entry.job_id} is already complete ({current.label})"))
@@ -72,6 +72,9 @@ def complete_jobs(*, workflow, completions: list[Completion], claimer: str | Non
                                          f"{entry.status.label}"))
         elif claimer is not None and claimed_by and claimed_by != claimer:
             errors.append((entry.job_id, f"Job {entry.job_id} is held by another claimer; this report is refused"))
+        elif entry.compute_node_id is not None and node and node != entry.compute_node_id:  # a late report
+            errors.append((entry.job_id, f"Job {entry.job_id} is held by compute node {node}; this report from "
+                                         f"node {entry.compute_node_id} is refused"))
         else:
             applied.append((entry, attempt, current))
     if applied:

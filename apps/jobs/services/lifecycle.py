@@ -7,7 +7,7 @@ from django.utils import timezone
 from apps.core.exceptions import Conflict, FieldValidationError, NotFound, Unprocessable
 
 from ..models import Job, Result
-from ..states import COMPLETE, Status
+from ..states import ACTIVE, COMPLETE, Status
 from .transitions import lease_until, locked, transition
 
 
@@ -19,10 +19,19 @@ def check_run_id(job: Job, run_id: int | None) -> None:
         raise Unprocessable(f"run_id {run_id} does not match the workflow's current run_id {current}", field="run_id")
 
 
+def check_holder(job: Job, node_id: int | None) -> None:
+    """A report from a compute node about a job another node holds is late (its lease lapsed and
+    the job went to someone else): refused, so the holder's result is the one recorded."""
+    if node_id is not None and job.status in ACTIVE and job.compute_node_id and job.compute_node_id != node_id:
+        raise Conflict(f"Job {job.pk} is held by compute node {job.compute_node_id}; this report from node "
+                       f"{node_id} is refused", field="compute_node_id")
+
+
 @transaction.atomic
 def start_job(*, job_id: int, run_id: int | None = None, compute_node_id: int | None = None) -> Job:
     job = locked(job_id)
     check_run_id(job, run_id)
+    check_holder(job, compute_node_id)
     runtime = job.resource_requirements.runtime_s if job.resource_requirements_id else 0
     # a started job keeps its claim for at least its declared runtime
     fields = {"lease_expires_at": lease_until(max(settings.DROVER_LEASE_SECONDS, runtime + 60)),
@@ -60,6 +69,7 @@ def complete_job(*, job_id: int, status: Status, return_code: int, run_id: int |
         raise Unprocessable(f"Job {job.pk} is already complete ({Status(job.status).label})", field="status")
     if claimer is not None and job.claimed_by and job.claimed_by != claimer:
         raise Conflict(f"Job {job.pk} is held by another claimer; this report is refused", field="job_id")
+    check_holder(job, result_fields.get("compute_node_id"))
     result = record_result(job=job, return_code=return_code, status=status, run_id=run_id, **result_fields)
     job = transition(job_id=job.pk, target=status, fields={"exit_code": return_code, **(job_fields or {})},
                      reason="complete_job", job=job)

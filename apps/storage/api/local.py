@@ -5,6 +5,7 @@ exactly the declared length, streamed to a temporary file next to the objects, t
 place. GET /storage/download/<token>: the object, streamed. The token is the only credential;
 a tampered or expired one is 403."""
 
+import errno
 import os
 import tempfile
 
@@ -70,6 +71,19 @@ def upload(request, token: str):
     model = REFS.get(kind)
     if model is None or not model.objects.filter(pk=row_id).exists():
         return _error(404, "Not found: the attachment or artifact was deleted; ask the API for a new URL")
+    try:
+        error = _receive(request, payload["n"], length, declared)
+    except OSError as exc:  # the store itself failed: say so, nothing is recorded differently
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        return _error(507 if full else 503, f"storage: {'no space left' if full else 'unavailable'} ({exc.strerror}); "
+                                            "retry later with the same URL")
+    if error is not None:
+        return error
+    return HttpResponse(status=200)  # as S3 answers a PUT: 200, no body
+
+
+def _receive(request, name: str, length: int, declared: int):
+    """Stream the body to a temporary file, then into the store under `name`."""
     storage = backends.object_storage()
     incoming = os.path.join(storage.location, ".incoming")
     os.makedirs(incoming, exist_ok=True)
@@ -85,11 +99,11 @@ def upload(request, token: str):
                 received += len(chunk)
         if received != declared:
             return _error(400, f"body: ended after {received} of {declared} bytes")
-        storage.save(payload["n"], _TempObject(temp_path))
+        storage.save(name, _TempObject(temp_path))
     finally:
         if os.path.exists(temp_path):
             os.unlink(temp_path)
-    return HttpResponse(status=200)  # as S3 answers a PUT: 200, no body
+    return None
 
 
 @require_http_methods(["GET", "HEAD"])
