@@ -15,7 +15,7 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DataError, DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
@@ -97,6 +97,10 @@ def exception_handler(exc, context):
             headers["WWW-Authenticate"] = exc.auth_header
         if getattr(exc, "wait", None):
             headers["Retry-After"] = str(int(exc.wait))
+    elif isinstance(exc, DataError) and "nul (0x00)" in str(exc).lower():
+        # PostgreSQL text cannot hold NUL; a name or value carrying one is bad input, whichever field
+        _rollback_quietly()
+        status_code, message = status.HTTP_400_BAD_REQUEST, "a value holds a NUL character (\\0), which is not allowed"
     elif isinstance(exc, (OperationalError, InterfaceError)) and database_unavailable(exc):
         logger.warning("database unavailable: %s", exc)
         status_code, message = status.HTTP_503_SERVICE_UNAVAILABLE, "Database unavailable, retry later"

@@ -114,24 +114,20 @@ UNDOCUMENTED: dict[str, set[int]] = {
 
 # SECTION bugs of the server (operationId or "*" for all -> {failure kind: why}); kinds are
 # harness.failure_kinds.
-# A 5xx is never tolerated, except "ServerError:nul": one answering a request that carries a NUL.
+# A 5xx is never tolerated.
 
 COERCED = "BUG: a JSON value of the wrong type is coerced (DRF's lenient fields), not refused (test_regressions)"
 EMPTY_QUERY = "BUG: an empty query value of an integer/boolean parameter is taken as absent (test_regressions)"
 PER_ITEM = "BUG: schema-violating items of a batch get 200 with a per-item Err, not a 4xx (test_regressions)"
 IGNORED_PARAM = ("BUG: strict_scheduler_match is documented as a boolean but never read, so any value passes "
                  "(test_regressions)")
-NUL_500 = "BUG: a NUL character in a group/user name reaches PostgreSQL: 500 (test_regressions, PostgreSQL only)"
 SHARED_ROUTE = ("By design, not a bug: Mitosis routes the attachment whose key is 'query'/'list' here too, "
                 "so Allow names GET/DELETE; tolerated")
 
 BUGS: dict[str, dict[str, str]] = {
     # DRF's fields coerce 0 to "0", 0/1 to booleans, false to 0.0 or the nil uuid: every body of
     # every dialect. One fix (strict fields in apps/core) for all, so one entry for all.
-    "*": {"AcceptedNegativeData:type": COERCED,
-          # A NUL in a group or user name reaches PostgreSQL (every {group_name}/{username} path,
-          # the group lists of workers and groups): one fix (refuse NUL before the query) for all.
-          "ServerError:nul": NUL_500},
+    "*": {"AcceptedNegativeData:type": COERCED},
     # Mitosis
     "queryAttachments": {"AllowHeaderMismatch": SHARED_ROUTE},
     "batchDownloadAttachmentsByKeys": {"AllowHeaderMismatch": SHARED_ROUTE},

@@ -10,7 +10,7 @@ import json
 
 import pytest
 from django.apps import apps as django_apps
-from django.db import connection, transaction
+from django.db import transaction
 
 from .checks import MESSAGE_AT
 from .world import TEAM, TORC, USER, VICTIM
@@ -22,9 +22,7 @@ EMPTY_QUERY = "BUG: an empty query value of an integer/boolean parameter is take
 NOT_AN_OBJECT = "BUG: PUT /workflows/{id}/status accepts a body that is not a JSON object"
 PER_ITEM = "BUG: a schema-violating item of /tasks/submit gets 200 with a per-item Err (Mitosis: 422)"
 IGNORED_PARAM = "BUG: strict_scheduler_match is documented as a boolean but never read; any value passes"
-NUL_500 = "BUG: a NUL character in a group/user name reaches PostgreSQL, which refuses it: 500"
 SKIP_COLUMNS = {("apikey", "last_used_at")}  # touched by any authenticated request, at most every 5 min
-ON_POSTGRES = connection.vendor == "postgresql"
 
 
 def snapshot() -> dict:
@@ -154,18 +152,13 @@ def test_schema_violating_request_is_refused(fuzz_world_db, admin, method, path,
 
 
 @pytest.mark.parametrize(("admin", "method", "path", "body"), [
-    pytest.param(admin, method, path, body, id=name,
-                 marks=pytest.mark.xfail(condition=ON_POSTGRES, strict=True, reason=NUL_500))
-    for name, admin, method, path, body in NUL_CASES])
+    pytest.param(admin, method, path, body, id=name) for name, admin, method, path, body in NUL_CASES])
 def test_nul_in_a_name_is_bad_input_not_a_server_error(fuzz_world_db, admin, method, path, body):
     before = snapshot()
     assert_refused(_request(fuzz_world_db, path, method, body, admin=admin), path)
     assert snapshot() == before
 
 
-@pytest.mark.xfail(condition=not ON_POSTGRES, strict=True,
-                   reason="BUG: on SQLite, reset_downstream's WITH RECURSIVE ... UPDATE has rowcount -1 "
-                          "(Python's sqlite3), so updated_count is -1")
 def test_reset_job_status_counts_the_jobs_it_resets(fuzz_world_db):
     from apps.jobs.models import Job
     from apps.jobs.states import Status

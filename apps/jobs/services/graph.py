@@ -147,15 +147,17 @@ def reset_downstream(*, job_ids: list[int], include_roots: bool = False) -> int:
         marks = ", ".join(["%s"] * len(part))
         seed = (f"SELECT id FROM {table} WHERE id IN ({marks})" if include_roots
                 else f"SELECT job_id FROM {deps} WHERE depends_on_id IN ({marks})")
+        # UPDATE first, the recursive CTE inside: Python's sqlite3 reports no row count (-1) for
+        # a statement that starts with WITH
         sql = (
-            f"WITH RECURSIVE down(id) AS ({seed} "
-            f"UNION SELECT d.job_id FROM {deps} d JOIN down ON d.depends_on_id = down.id) "
             f"UPDATE {table} SET status = %s, unfinished_deps = 0, ready_at = NULL, exit_code = NULL, "
             f"finished_at = NULL, claimed_by = '', lease_expires_at = NULL "
-            f"WHERE id IN (SELECT id FROM down) AND status NOT IN (%s, %s)"
+            f"WHERE id IN (WITH RECURSIVE down(id) AS ({seed} "
+            f"UNION SELECT d.job_id FROM {deps} d JOIN down ON d.depends_on_id = down.id) SELECT id FROM down) "
+            f"AND status NOT IN (%s, %s)"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*part, int(Status.UNINITIALIZED), *active])
+            cursor.execute(sql, [int(Status.UNINITIALIZED), *part, *active])
             total += cursor.rowcount
     return total
 
