@@ -116,6 +116,8 @@ UNDOCUMENTED: dict[str, set[int]] = {
 # harness.failure_kinds.
 # A 5xx is never tolerated.
 
+TRIMMED = ("BUG: a text value over maxLength only by surrounding whitespace is accepted (DRF trims before "
+           "checking; stored trimmed, within the limit); strict fields will refuse it")
 COERCED = "BUG: a JSON value of the wrong type is coerced (DRF's lenient fields), not refused (test_regressions)"
 EMPTY_QUERY = "BUG: an empty query value of an integer/boolean parameter is taken as absent (test_regressions)"
 PER_ITEM = "BUG: schema-violating items of a batch get 200 with a per-item Err, not a 4xx (test_regressions)"
@@ -127,7 +129,10 @@ SHARED_ROUTE = ("By design, not a bug: Mitosis routes the attachment whose key i
 BUGS: dict[str, dict[str, str]] = {
     # DRF's fields coerce 0 to "0", 0/1 to booleans, false to 0.0 or the nil uuid: every body of
     # every dialect. One fix (strict fields in apps/core) for all, so one entry for all.
-    "*": {"AcceptedNegativeData:type": COERCED},
+    "*": {"AcceptedNegativeData:type": COERCED,
+          # DRF's CharField strips surrounding whitespace before checking max_length: a string over
+          # maxLength only by its padding is accepted and stored trimmed (over it otherwise: 400).
+          "AcceptedNegativeData:trimmed-length": TRIMMED},
     # Mitosis
     "queryAttachments": {"AllowHeaderMismatch": SHARED_ROUTE},
     "batchDownloadAttachmentsByKeys": {"AllowHeaderMismatch": SHARED_ROUTE},
