@@ -2,7 +2,6 @@
 worker running it (report op Upload) or by a user with Write on the task's group."""
 
 from django.db import transaction
-from django.utils import timezone
 
 from apps.core.exceptions import FieldValidationError, NotFound
 from apps.core.mitosis import mitosis_time
@@ -51,13 +50,8 @@ def artifact_upload_url(*, worker, job_id: int, content_type: str, content_lengt
 
 def _reserve(job: Job, content_type: str, content_length: int) -> tuple[bool, str]:
     group = common.locked_group(job.group_id)
-    row = Artifact.objects.filter(job=job, content_type=content_type).first()
-    size = common.reserve(group, old_size=row.size if row else None, new_size=content_length)
-    existed = row is not None
-    if existed:
-        Artifact.objects.filter(pk=row.pk).update(size=size, updated_at=timezone.now())
-    else:
-        row = Artifact.objects.create(job=job, content_type=content_type, size=size)
+    row, existed = common.upsert_reserved(Artifact, group, {"job": job, "content_type": content_type},
+                                          content_length)
     url = backends.upload_url(artifact_object_name(job.uuid, content_type), content_length=content_length,
                               ref=("artifact", row.pk))
     return existed, url

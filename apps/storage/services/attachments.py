@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Value
 from django.db.models.functions import StrIndex
-from django.utils import timezone
 
 from apps.core.exceptions import FieldValidationError, NotFound
 from apps.groups.choices import Role
@@ -51,13 +50,7 @@ def attachment_upload(*, user, group_name: str, key: str, content_length: int) -
     key = common.validate_key(key)
     content_length = common.validate_size(content_length)
     group = common.group_for(user, group_name, Role.WRITE, lock=True)
-    row = Attachment.objects.filter(group=group, key=key).first()
-    size = common.reserve(group, old_size=row.size if row else None, new_size=content_length)
-    existed = row is not None
-    if existed:
-        Attachment.objects.filter(pk=row.pk).update(size=size, updated_at=timezone.now())
-    else:
-        row = Attachment.objects.create(group=group, key=key, size=size)
+    row, existed = common.upsert_reserved(Attachment, group, {"group": group, "key": key}, content_length)
     url = backends.upload_url(attachment_object_name(group.name, key), content_length=content_length,
                               ref=("attachment", row.pk))
     return existed, url

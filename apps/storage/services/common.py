@@ -101,6 +101,17 @@ def locked_group(group_id: int) -> Group:
     return Group.objects.select_for_update().get(pk=group_id)
 
 
+def upsert_reserved(model, group: Group, lookup: dict, content_length: int):
+    """The attachment or artifact row of `lookup`, created or grown to content_length with the
+    space reserved against the group's quota (locked by the caller). Returns (row, existed)."""
+    row = model.objects.filter(**lookup).first()
+    size = reserve(group, old_size=row.size if row else None, new_size=content_length)
+    if row is not None:
+        model.objects.filter(pk=row.pk).update(size=size, updated_at=timezone.now())
+        return row, True
+    return model.objects.create(**lookup, size=size), False
+
+
 def reserve(group: Group, *, old_size: int | None, new_size: int, field: str = "content_length") -> int:
     """Account for an object growing to new_size (sizes only grow: Mitosis keeps max(old, new)).
     The group must be locked by the caller. Refuses, changing nothing, past the quota."""
