@@ -104,10 +104,12 @@ class TorcView(APIView):
 def int_param(request, name: str, default: int | None = None, *, minimum: int | None = None,
               maximum: int | None = MAX_INT, required: bool = False) -> int | None:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         if required:
             raise FieldValidationError("this query parameter is required", field=name)
         return default
+    if raw == "":  # "?limit=" is not "no limit": the client meant a value and sent none
+        raise FieldValidationError("is empty; give an integer or leave the parameter out", field=name)
     if not _INT_RE.fullmatch(raw):
         raise FieldValidationError(f"{raw[:40]!r} is not an integer", field=name)
     value = int(raw)
@@ -162,7 +164,7 @@ def no_null_characters(value) -> None:
 
 def bool_param(request, name: str, default: bool | None = False) -> bool | None:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     value = raw.strip().lower()
     if value in ("true", "1", "yes"):

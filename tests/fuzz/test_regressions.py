@@ -1,6 +1,7 @@
 """Failures the fuzzer found, written out as plain requests (no Hypothesis), so they replay the
-same way whatever the generator does. A bug still present is xfail(strict=True): fixing it makes
-the test pass, which fails the run until the mark (and its entry in known.py) is removed.
+same way whatever the generator does. A bug still present is xfail(strict=True) (the last item of
+its case): fixing it makes the test pass, which fails the run until the mark (and its entry in
+known.py) is removed. Every case found so far is fixed.
 
 Each case sends one bad request (a schema-violating body or query, or a NUL character in a name)
 about a real object of the fuzz world and expects a 4xx in the dialect's error shape, with the
@@ -17,11 +18,6 @@ from .world import TEAM, TORC, USER, VICTIM
 
 pytestmark = pytest.mark.django_db
 
-COERCED = "BUG: DRF's lenient fields coerce a JSON value of the wrong type instead of refusing it"
-EMPTY_QUERY = "BUG: an empty query value of an integer/boolean parameter is taken as absent"
-NOT_AN_OBJECT = "BUG: PUT /workflows/{id}/status accepts a body that is not a JSON object"
-PER_ITEM = "BUG: a schema-violating item of /tasks/submit gets 200 with a per-item Err (Mitosis: 422)"
-IGNORED_PARAM = "BUG: strict_scheduler_match is documented as a boolean but never read; any value passes"
 SKIP_COLUMNS = {("apikey", "last_used_at")}  # touched by any authenticated request, at most every 5 min
 
 
@@ -45,57 +41,69 @@ def xfail(reason: str):
 # {ud} and {rr}, the world's objects
 CASES = [
     # Mitosis, a string property given a number
-    ("group-name-number", False, "post", "/groups", {"group_name": 0}, COERCED),
+    ("group-name-number", False, "post", "/groups", {"group_name": 0}, None),
     ("attachment-key-number", False, "post", f"/groups/{USER}/attachments", {"key": 0, "content_length": 8},
-     COERCED),
-    ("attachment-keys-number", False, "post", f"/groups/{USER}/delete/attachments/list", {"keys": [0]}, COERCED),
-    ("attachment-filter-key-number", False, "post", f"/groups/{USER}/download/attachments", {"key": 0}, COERCED),
-    ("task-labels-number", False, "put", "/tasks/{task}/labels", {"labels": [0]}, COERCED),
-    ("worker-tags-number", False, "put", "/workers/{worker}/tags", {"tags": [0]}, COERCED),
-    ("worker-labels-number", False, "put", "/workers/{worker}/labels", {"labels": [0]}, COERCED),
-    ("storage-quota-number", True, "post", f"/admin/groups/{USER}/storage-quota", {"storage_quota": 0}, COERCED),
-    ("group-quota-number", True, "post", f"/admin/users/{VICTIM}/group-quota", {"group_quota": 0}, COERCED),
+     None),
+    ("attachment-keys-number", False, "post", f"/groups/{USER}/delete/attachments/list", {"keys": [0]}, None),
+    ("attachment-filter-key-number", False, "post", f"/groups/{USER}/download/attachments", {"key": 0}, None),
+    ("task-labels-number", False, "put", "/tasks/{task}/labels", {"labels": [0]}, None),
+    ("worker-tags-number", False, "put", "/workers/{worker}/tags", {"tags": [0]}, None),
+    ("worker-labels-number", False, "put", "/workers/{worker}/labels", {"labels": [0]}, None),
+    ("storage-quota-number", True, "post", f"/admin/groups/{USER}/storage-quota", {"storage_quota": 0}, None),
+    ("group-quota-number", True, "post", f"/admin/users/{VICTIM}/group-quota", {"group_quota": 0}, None),
     # Mitosis, a boolean given 0, a uuid given false
     ("admin-flag-number", True, "post", "/admin/users",
-     {"username": "fz-new-user", "md5_password": [0] * 16, "admin": 0}, COERCED),
-    ("query-count-number", False, "post", f"/groups/{USER}/attachments/query", {"count": 0}, COERCED),
-    ("cancel-uuids-false", False, "post", "/tasks/cancel/list", {"uuids": [False]}, COERCED),
+     {"username": "fz-new-user", "md5_password": [0] * 16, "admin": 0}, None),
+    ("query-count-number", False, "post", f"/groups/{USER}/attachments/query", {"count": 0}, None),
+    ("cancel-uuids-false", False, "post", "/tasks/cancel/list", {"uuids": [False]}, None),
     ("artifact-uuids-false", False, "post", "/tasks/delete/artifacts/list",
-     {"uuids": [False], "content_type": "result"}, COERCED),
+     {"uuids": [False], "content_type": "result"}, None),
     ("shutdown-uuids-false", False, "post", "/workers/shutdown/list", {"uuids": [False], "op": "Graceful"},
-     COERCED),
+     None),
     # Mitosis, a batch item without its required timeout
     ("submit-item-missing-timeout", False, "post", "/tasks/submit", {"tasks": [{
         "group_name": USER, "tags": [], "labels": [], "priority": 0,
         "task_spec": {"args": ["true"], "envs": {}, "resources": [], "terminal_output": False, "watch": None}}]},
-     PER_ITEM),
+     None),
     # Torc
-    ("workflow-project-number", False, "post", f"{TORC}/workflows", {"name": "fz-new", "project": 0}, COERCED),
+    ("workflow-project-number", False, "post", f"{TORC}/workflows", {"name": "fz-new", "project": 0}, None),
     ("workflow-update-project-number", False, "put", TORC + "/workflows/{wid}", {"name": "fz-wf", "project": 0},
-     COERCED),
+     None),
     ("node-type-number", False, "put", TORC + "/compute_nodes/{node}",
-     {"workflow_id": "{wid}", "hostname": "fz-host", "compute_node_type": 0}, COERCED),
+     {"workflow_id": "{wid}", "hostname": "fz-host", "compute_node_type": 0}, None),
     ("file-mtime-false", False, "put", TORC + "/files/{file}",
-     {"workflow_id": "{wid}", "name": "in", "path": "/tmp/fz-in", "st_mtime": False}, COERCED),
+     {"workflow_id": "{wid}", "name": "in", "path": "/tmp/fz-in", "st_mtime": False}, None),
     ("user-data-ephemeral-number", False, "put", TORC + "/user_data/{ud}",
-     {"workflow_id": "{wid}", "name": "ud", "is_ephemeral": 0}, COERCED),
-    ("workflow-status-list-body", False, "put", TORC + "/workflows/{wid}/status", [None, None], NOT_AN_OBJECT),
+     {"workflow_id": "{wid}", "name": "ud", "is_ephemeral": 0}, None),
+    ("workflow-status-list-body", False, "put", TORC + "/workflows/{wid}/status", [None, None], None),
     ("claim-empty-limit", False, "post", TORC + "/workflows/{wid}/claim_next_jobs?limit=&num_jobs=", None,
-     EMPTY_QUERY),
+     None),
     ("reset-empty-failed-only", False, "post", TORC + "/workflows/{wid}/reset_job_status?failed_only=", None,
-     EMPTY_QUERY),
+     None),
     ("process-empty-dry-run", False, "post", TORC + "/workflows/{wid}/process_changed_job_inputs?dry_run=", None,
-     EMPTY_QUERY),
+     None),
     ("user-data-empty-job-ids", False, "post", TORC + "/user_data?consumer_job_id=&producer_job_id=",
-     {"workflow_id": "{wid}", "name": "fz-new"}, EMPTY_QUERY),
-    ("description-number", False, "post", f"{TORC}/workflows", {"name": "fz-new", "description": -5.5}, COERCED),
+     {"workflow_id": "{wid}", "name": "fz-new"}, None),
+    ("description-number", False, "post", f"{TORC}/workflows", {"name": "fz-new", "description": -5.5}, None),
     ("requirements-memory-number", False, "put", TORC + "/resource_requirements/{rr}",
-     {"workflow_id": "{wid}", "name": "fz-rr", "memory": 8672397}, COERCED),
+     {"workflow_id": "{wid}", "name": "fz-rr", "memory": 8672397}, None),
     ("claim-strict-not-boolean", False, "post",
      TORC + "/workflows/{wid}/claim_jobs_based_on_resources/5?strict_scheduler_match=maybe",
-     {"num_cpus": 1, "memory_gb": 1.0, "num_gpus": 0, "num_nodes": 1}, IGNORED_PARAM),
+     {"num_cpus": 1, "memory_gb": 1.0, "num_gpus": 0, "num_nodes": 1}, None),
+    ("claim-strict-empty", False, "post",
+     TORC + "/workflows/{wid}/claim_jobs_based_on_resources/5?strict_scheduler_match=",
+     {"num_cpus": 1, "memory_gb": 1.0, "num_gpus": 0, "num_nodes": 1}, None),
+    # found by the fuzzer after the strict fields: a string for a number or a boolean, and a value
+    # over maxLength only by its surrounding whitespace (DRF trims before it checks the length)
+    ("workflow-name-padded", False, "post", f"{TORC}/workflows", {"name": "fz-new" + " " * 300}, None),
+    ("user-data-ephemeral-string", False, "put", TORC + "/user_data/{ud}",
+     {"workflow_id": "{wid}", "name": "ud", "is_ephemeral": "true"}, None),
+    ("node-cpus-string", False, "put", TORC + "/compute_nodes/{node}",
+     {"workflow_id": "{wid}", "hostname": "fz-host", "num_cpus": "4"}, None),
+    ("task-priority-string", False, "post", "/tasks", {"group_name": USER, "timeout": "5m", "priority": "9",
+                                                       "task_spec": {"args": ["true"]}}, None),
     ("register-groups-numbers", False, "post", "/workers", {"tags": [], "labels": [], "groups": [15.0],
-                                                             "lifetime": None}, COERCED),
+                                                             "lifetime": None}, None),
 ]
 
 # A NUL character, refused as bad input (SQLite) or a 500 (PostgreSQL, whose text cannot hold one)

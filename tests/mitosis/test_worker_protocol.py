@@ -119,7 +119,7 @@ def test_tasks_need_write_role_in_the_group(alice, bob, login):
 def test_batch_submit_reports_each_item(alice, login):
     a = login("alice", "pw-alice")
     good = {"group_name": "alice", "timeout": "5m", "task_spec": {"args": ["true"]}}
-    response = a.post("/tasks/submit", {"tasks": [good, {**good, "group_name": "nope"}, {**good, "timeout": 5},
+    response = a.post("/tasks/submit", {"tasks": [good, {**good, "group_name": "nope"}, {**good, "timeout": "5"},
                                                   good]}, format="json")
     results = response.json()["results"]
     assert [list(r) for r in results] == [["Ok"], ["Err"], ["Err"], ["Ok"]]

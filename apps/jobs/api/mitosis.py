@@ -155,11 +155,13 @@ class BatchSubmitView(MitosisView):
         results: list = [None] * len(items)
         valid: dict[int, dict] = {}
         serializer = SubmitTaskReq()
-        for index, item in enumerate(items):  # one bad item does not stop the others
+        for index, item in enumerate(items):  # an item refused on its merits does not stop the others
             try:
                 valid[index] = submit_item(item, serializer)
             except serializers.ValidationError as exc:
-                results[index] = failed(index, "; ".join(flatten_detail(exc.detail)))
+                # but one that breaks the schema (a wrong type, a missing key) refuses the request, as
+                # Mitosis' typed body does (a 422 there); nothing is created
+                raise FieldValidationError("; ".join(flatten_detail(exc.detail)), field=f"tasks.{index}") from None
             except ApplicationError as exc:
                 results[index] = failed(index, str(exc))
         outcomes = tasks.tasks_submit(user=request.user, items=list(valid.values())) if valid else []

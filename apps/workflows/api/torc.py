@@ -216,7 +216,9 @@ class WorkflowStatusView(TorcView):
     @extend_schema(tags=[TAG], operation_id="torc_update_workflow_status", request=ANY, responses={200: ANY})
     def put(self, request, workflow_id):
         workflow = services.workflow_for(request.user, workflow_id, write=True)
-        run_id = request.data.get("run_id") if isinstance(request.data, dict) else None
+        if not isinstance(request.data, dict):  # an empty body parses to {}
+            raise FieldValidationError("the body must be a JSON object (a workflow status)", field="body")
+        run_id = request.data.get("run_id")
         if run_id is not None:
             if not isinstance(run_id, int) or isinstance(run_id, bool) or not 0 <= run_id <= torc.MAX_INT32:
                 raise FieldValidationError(f"{run_id!r} is not an integer between 0 and {torc.MAX_INT32}",
@@ -298,6 +300,9 @@ class ClaimByResourcesView(TorcView):
         if not 1 <= limit <= torc.MAX_LIMIT:
             raise FieldValidationError(f"must be between 1 and {torc.MAX_LIMIT}, got {limit}", field="limit")
         body = valid(NodeResourcesIn, request.data).validated_data
+        # Torc keeps jobs whose scheduler_id is NULL or the node's, strictly or with a fallback; Drover's jobs
+        # carry no scheduler (scheduler_id is always null), so every job matches either way. Still a boolean.
+        bool_param(request, "strict_scheduler_match", False)
         if workflow.is_canceled:
             return Response({"jobs": [], "reason": "Workflow is canceled"})
         time_limit = body.get("time_limit")
