@@ -25,7 +25,7 @@ class DroverUserAdmin(UserAdmin):
     search_fields = ["username", "email"]
     readonly_fields = ["state", "auth_signature", "last_login", "date_joined"]
     fieldsets = UserAdmin.fieldsets[:1] + (
-        ("Drover", {"fields": ("state", "group_quota", "auth_signature")}),
+        ("Drover", {"fields": ("state", "group_quota", "task_quota", "auth_signature")}),
         ("Permissions", {"fields": ("is_staff", "is_superuser")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )

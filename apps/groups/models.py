@@ -45,6 +45,9 @@ class User(AbstractUser):
     state = models.CharField(max_length=8, choices=UserState.choices, default=UserState.ACTIVE)
     # Number of groups this user may create (Mitosis' group_quota; the personal group counts).
     group_quota = models.IntegerField(default=settings.DROVER_DEFAULT_GROUP_QUOTA)
+    # Mitosis tasks this user may have waiting at once (Drover's; apps/jobs/services/task_quota.py).
+    # Empty: DROVER_DEFAULT_TASK_QUOTA applies; 0: no limit.
+    task_quota = models.PositiveIntegerField(null=True, blank=True, default=None)
     # Tokens carry this value; changing it (new login without retain, password change, state
     # change) ends every token issued before.
     auth_signature = models.BigIntegerField(default=0)

@@ -252,6 +252,8 @@ CELERY_BEAT_SCHEDULE: dict = {
 # Defaults for Mitosis quotas (the real coordinator's): 8 groups a user may create, 16 GB a group.
 DROVER_DEFAULT_GROUP_QUOTA = env_int("DROVER_DEFAULT_GROUP_QUOTA", 8)
 DROVER_DEFAULT_STORAGE_QUOTA = env_int("DROVER_DEFAULT_STORAGE_QUOTA", 16 * 1000**3)
+# Mitosis tasks a user may have waiting (Pending or Ready) unless their own task_quota says; 0: no limit.
+DROVER_DEFAULT_TASK_QUOTA = env_int("DROVER_DEFAULT_TASK_QUOTA", 0)
 DROVER_PUBLIC_REDIS_URL = env_str("DROVER_PUBLIC_REDIS_URL", REDIS_URL)
 # A claimed job not started or heartbeated within this many seconds goes back to ready.
 DROVER_LEASE_SECONDS = env_int("DROVER_LEASE_SECONDS", 600)

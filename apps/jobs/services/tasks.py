@@ -18,7 +18,7 @@ from apps.workflows.services import event_log
 
 from ..models import Job, JobDependency
 from ..states import ACTIVE, COMPLETE, MITOSIS_STATE, REPORT_KEY, WAITING, Status, allowed_sources, mitosis_state
-from . import graph, publish, watch
+from . import graph, publish, task_quota, watch
 from .lifecycle import complete_job
 from .transitions import transition
 
@@ -141,6 +141,10 @@ def tasks_submit(*, user, items: list[dict]) -> list[Job | ApplicationError]:
             accepted.append((index, _writable_group(user, item["group_name"], groups), watched))
         except ApplicationError as exc:
             results[index] = exc
+    room = task_quota.room_for(user, len(accepted)) if accepted else 0
+    for index, _, _ in accepted[room:]:  # in submit order: the first ones fit
+        results[index] = task_quota.over_quota(user)
+    accepted = accepted[:room]
     if not accepted:
         return results
     next_id = _reserve_task_ids(Counter(group.pk for _, group, _ in accepted))
