@@ -71,8 +71,30 @@ def main(argv=None) -> None:
     def get_workflow(i):
         return client.get(f"{base}/workflows/{ready}")
 
+    # the dispatch-only worker's loop (scenario 2): claim 8 by resources, one batch_complete_jobs of them
+    loop_id = ready_workflow(user, "diag-loop", 8 * n + 8)
+    loop_node = client.post(f"{base}/compute_nodes", {"workflow_id": loop_id, "hostname": "diag-loop", "num_cpus": 8,
+                                                      "memory_gb": 8.0}, content_type="application/json").json()["id"]
+    resources = {"id": loop_node, "num_cpus": 8, "memory_gb": 8.0, "num_gpus": 0, "num_nodes": 1}
+    claimed: list[list[int]] = []
+
+    def claim_resources(i):
+        response = client.post(f"{base}/workflows/{loop_id}/claim_jobs_based_on_resources/8", resources,
+                               content_type="application/json")
+        claimed.append([job["id"] for job in response.json()["jobs"]])
+        return response
+
+    def batch_complete(i):
+        completions = [{"job_id": job, "run_id": 0, "status": "completed", "result": {
+            "job_id": job, "workflow_id": loop_id, "run_id": 0, "compute_node_id": loop_node, "return_code": 0,
+            "status": "completed", "exec_time_minutes": 0.0, "completion_time": "2026-01-01T00:00:00.000Z"}}
+            for job in claimed[i]]
+        return client.post(f"{base}/workflows/{loop_id}/batch_complete_jobs", {"completions": completions},
+                           content_type="application/json")
+
     kinds = [("GET workflows/{id}", get_workflow), ("claim_next_jobs num_jobs=100", claim(100)),
-             ("claim_next_jobs num_jobs=1", claim(1)), ("start_job", start), ("complete_job", complete)]
+             ("claim_next_jobs num_jobs=1", claim(1)), ("start_job", start), ("complete_job", complete),
+             ("claim_jobs_based_on_resources 8", claim_resources), ("batch_complete_jobs 8", batch_complete)]
     print(f"{'request':<32} {'queries':>7} {'sql ms':>7} {'wall ms':>8} {'python ms':>9}   (median of {n})")
     details = {}
     for name, call in kinds:
