@@ -35,3 +35,28 @@ def test_docs_page_uses_local_assets(api):
     html = response.content.decode()
     assert "swagger-ui" in html
     assert "cdn.jsdelivr.net" not in html and "unpkg.com" not in html
+
+
+def test_the_schema_documents_the_refusals_of_the_isolation_matrix():
+    """What tests/security proves each operation answers (401 without credentials, 403 for a Read
+    member's write or a non-staff on admin endpoints, the stranger's one refusal status) is
+    listed among its responses (apps/core/schema.py)."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    from tests.security.matrix import ADMIN, PUBLIC, operations
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    missing = []
+    for op in operations():
+        if not op.in_schema:
+            continue
+        documented = {int(status) for status in paths[op.path][op.method.lower()]["responses"]}
+        expected = set() if op.kind == PUBLIC else {401}
+        if op.kind == ADMIN:
+            expected.add(403)
+        for expect in (op.stranger, op.reader_expect):
+            if expect is not None and expect.kind == "deny" and len(expect.statuses) == 1:
+                expected |= expect.statuses
+        if expected - documented:
+            missing.append((op.id, sorted(expected - documented)))
+    assert missing == []

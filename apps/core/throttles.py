@@ -6,6 +6,7 @@ the local-memory cache, shared by every server process when REDIS_URL gives a Re
 import logging
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from rest_framework.exceptions import APIException
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -21,8 +22,8 @@ class _LoginThrottle(SimpleRateThrottle):
         """With the cache (Redis) down, logging in keeps working: the brake fails open, loudly."""
         try:
             return super().allow_request(request, view)
-        except APIException:
-            raise  # e.g. a body that is not JSON: the client's error, answered as such
+        except (APIException, RequestDataTooBig):
+            raise  # e.g. a body that is not JSON or too large: the client's error, answered as such
         except Exception as exc:  # noqa: BLE001 - any cache backend's connection error
             logger.warning("login throttle off: its cache is unavailable (%s)", exc)
             return True

@@ -224,6 +224,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",  # the default
+        "apps.core.schema.add_error_responses",  # every operation's 4xx/5xx in its dialect's error shape
+    ],
 }
 
 # SECTION Celery / scheduler

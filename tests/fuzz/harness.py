@@ -148,7 +148,7 @@ def failure_kinds(failure, *, nul: bool = False) -> set[str]:
     if name == "AcceptedNegativeData" and any(text in failure.message for text in TYPE_NEGATIONS):
         kinds.add(name + (":query-type" if "in query" in failure.message else ":type"))
     if name == "AcceptedNegativeData" and "violates `maxLength`" in failure.message:
-        kinds.add(name + ":trimmed-length")  # accepted only when trimming brought it within (known.TRIMMED)
+        kinds.add(name + ":trimmed-length")  # a kind of its own, should DRF-style trimming come back
     server_error = name in ("ServerError", "ContentTypeServerError") or (
         name == "UndefinedStatusCode" and failure.status_code >= 500)
     if server_error:

@@ -15,19 +15,16 @@ from apps.core.exceptions import FieldValidationError, PermissionDenied
 from apps.core.mitosis import mitosis_time
 from apps.core.permissions import IsDroverAdmin
 from apps.groups.choices import Role
-from apps.jobs.api.mitosis_fields import ErrorMsg, SeedEnumField
+from apps.jobs.api.mitosis_fields import SeedEnumField
 
 from .. import mitosis
 from .. import mitosis_manage as manage
 from ..models import Worker
 
 TAG, TAG_ADMIN = "Mitosis: workers", "Mitosis: admin"
-# The seed's error answers, in Mitosis' {"msg"} shape.
-ERRORS = {400: OpenApiResponse(ErrorMsg, description="Bad input (the message names the field)"),
-          401: OpenApiResponse(ErrorMsg, description="Not signed in"),
-          403: OpenApiResponse(ErrorMsg, description="Permission denied"),
-          404: OpenApiResponse(ErrorMsg, description="Not found, or not visible to you")}
-UNIT_OK = {200: OpenApiResponse(description="Done (empty body)"), **ERRORS}
+# Error answers ({"msg"}) are added per operation by apps.core.schema.add_error_responses, from
+# what each operation can really refuse.
+UNIT_OK = {200: OpenApiResponse(description="Done (empty body)")}
 OP_PARAM = OpenApiParameter("op", str, enum=["graceful", "force"], required=False,
                             description="Graceful (default): the worker finishes its task first; Force: now")
 
@@ -173,7 +170,7 @@ class MitosisView(APIView):
 
 class WorkersQueryView(MitosisView):
     @extend_schema(tags=[TAG], operation_id="queryWorkers", request=WorkersQueryReq,
-                   responses={200: WorkersQueryResp, **ERRORS})
+                   responses={200: WorkersQueryResp})
     def post(self, request):
         data = valid(WorkersQueryReq, request.data)
         group, count, workers = manage.workers_query(user=request.user, count=data["count"], limit=data.get("limit"),
@@ -184,7 +181,7 @@ class WorkersQueryView(MitosisView):
 
 
 class WorkerDetailView(MitosisView):
-    @extend_schema(tags=[TAG], operation_id="getWorker", responses={200: WorkerQueryResp, **ERRORS})
+    @extend_schema(tags=[TAG], operation_id="getWorker", responses={200: WorkerQueryResp})
     def get(self, request, uuid):
         worker = manage.worker_get(user=request.user, uuid=uuid)
         assigned = manage.assigned_tasks([worker]).get(worker.pk)
@@ -231,7 +228,7 @@ class WorkerGroupsView(MitosisView):
 
 class WorkersShutdownView(MitosisView):
     @extend_schema(tags=[TAG], operation_id="shutdownWorkersByFilter", request=WorkersShutdownByFilterReq,
-                   responses={200: WorkersShutdownByFilterResp, **ERRORS})
+                   responses={200: WorkersShutdownByFilterResp})
     def post(self, request):
         data = valid(WorkersShutdownByFilterReq, request.data)
         group, count = manage.workers_shutdown_by_filter(user=request.user, force=data["op"], **filters(data))
@@ -240,7 +237,7 @@ class WorkersShutdownView(MitosisView):
 
 class WorkersShutdownListView(MitosisView):
     @extend_schema(tags=[TAG], operation_id="shutdownWorkersByUuids", request=WorkersShutdownByUuidsReq,
-                   responses={200: WorkersShutdownByUuidsResp, **ERRORS})
+                   responses={200: WorkersShutdownByUuidsResp})
     def post(self, request):
         data = valid(WorkersShutdownByUuidsReq, request.data)
         count, failed = manage.workers_shutdown_by_uuids(user=request.user, uuids=data["uuids"], force=data["op"])
@@ -263,7 +260,7 @@ class AdminShutdownView(MitosisView):
     permission_classes = [IsDroverAdmin]
 
     @extend_schema(tags=[TAG_ADMIN], operation_id="adminShutdownCoordinator", request=ShutdownReq,
-                   responses={**UNIT_OK, 403: OpenApiResponse(ErrorMsg, description="Not staff, or wrong secret")})
+                   responses={**UNIT_OK, 403: OpenApiResponse(description="Not staff, or wrong secret")})
     def post(self, request):
         secret = valid(ShutdownReq, request.data)["secret"]
         configured = getattr(settings, "DROVER_SHUTDOWN_SECRET", None)
