@@ -25,6 +25,7 @@ from . import dialects
 from .exceptions import ApplicationError
 
 logger = logging.getLogger("drover.errors")
+TOO_LARGE = "body: larger than the server accepts; send less per request"
 
 
 def body_for(dialect: str, message: str, status_code: int, extra: dict | None = None) -> dict:
@@ -77,8 +78,7 @@ def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         status_code, message = exc.status_code, str(exc)
     elif isinstance(exc, RequestDataTooBig):
-        status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-        message = "body: larger than the server accepts; send less per request"
+        status_code, message = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, TOO_LARGE
     elif isinstance(exc, (Http404, drf_exceptions.NotFound)):
         status_code, message = status.HTTP_404_NOT_FOUND, _not_found_message(exc)
     elif isinstance(exc, DjangoPermissionDenied):
@@ -145,6 +145,8 @@ def json_error_view(status_code: int, message: str):
 
     def view(request, exception=None):
         dialect = dialects.dialect_for_path(request.path)
+        if isinstance(exception, RequestDataTooBig):  # a form post (the console) over DATA_UPLOAD_MAX_MEMORY_SIZE
+            return JsonResponse(body_for(dialect, TOO_LARGE, 413), status=413)
         return JsonResponse(body_for(dialect, message, status_code), status=status_code)
 
     return view

@@ -5,6 +5,8 @@ named by backends.STORAGE_ALIAS under object_name()."""
 from django.db import models
 from django.utils import timezone
 
+from apps.core.exceptions import FieldValidationError
+
 
 class ArtifactContentType(models.TextChoices):
     RESULT = "result"
@@ -47,6 +49,12 @@ class Artifact(models.Model):
 
 
 def attachment_object_name(group_name: str, key: str) -> str:
+    """The group name is one segment of the object's name. The API makes no name holding "." or
+    "/", but a user made in the console or by createsuperuser may be called "." or "..", and S3
+    names are normalised (django-storages' clean_name): "attachments/./bob/x" is bob's object x."""
+    if group_name in (".", "..") or "/" in group_name or "\\" in group_name:
+        raise FieldValidationError(f"{group_name!r} cannot name a storage prefix ('.', '..', '/' and '\\' are "
+                                   "path syntax); rename the group to hold attachments", field="group_name")
     return f"attachments/{group_name}/{key}"
 
 

@@ -16,6 +16,10 @@ SECRET_KEY = env_str("SECRET_KEY", "dev-insecure-" + "x" * 50)
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Bytes of a request body Drover reads (Django's own default, 2.5 MiB); a larger one is a 413 in
+# the dialect's error shape. Torc's bulk endpoints have their own cap (apps.core.torc.BULK_BODY_MAX)
+# and signed uploads stream to disk with the length the URL was signed for (apps.storage).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DROVER_MAX_BODY_BYTES", 2_621_440)
 
 DJANGO_APPS = [
     "django.contrib.admin",

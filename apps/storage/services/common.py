@@ -24,7 +24,7 @@ SIZE_MAX = 2**63 - 1
 # An upload URL stays valid this long, so a younger row may still get its bytes: deleting it
 # would free space an upload is about to use (Mitosis refuses it the same way).
 DELETE_GRACE = timedelta(seconds=backends.UPLOAD_VALID_SECS)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode's control characters (Cc): C0, DEL and C1
 
 CONTENT_TYPE_ALIASES = {
     "result": ArtifactContentType.RESULT,
