@@ -23,14 +23,22 @@ def interval_seconds(name: str, schedule) -> float:
     )
 
 
+# Tasks that run jobs' commands: a Celery worker's work, never the server's (this thread lives in
+# the server process). Without a broker, jobs routed to the built-in pool wait for one.
+RUNS_JOBS = frozenset({"drover.jobs.dispatch_pool"})
+
+
 class EmbeddedScheduler(threading.Thread):
     def __init__(self, schedule: dict, *, tick: float = 0.5):
         super().__init__(name="drover-scheduler", daemon=True)
         self.entries = [
             (name, entry["task"], interval_seconds(name, entry["schedule"]), tuple(entry.get("args", ())),
              dict(entry.get("kwargs", {})))
-            for name, entry in schedule.items()
+            for name, entry in schedule.items() if entry["task"] not in RUNS_JOBS
         ]
+        if len(self.entries) < len(schedule):
+            logger.info("the built-in pool is off without Redis: jobs with queue \"celery\" wait for Celery "
+                        "workers (set REDIS_URL, run `celery -A config worker`); use `manage.py run_worker`")
         self.tick = tick
         self.stopping = threading.Event()
         self.runs: dict[str, int] = {name: 0 for name, *_ in self.entries}

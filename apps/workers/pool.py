@@ -36,7 +36,7 @@ def run_claimed_job(job_id: int) -> str | None:
     runtime = job.resource_requirements.runtime_s if job.resource_requirements_id else None
     outcome = runner.run(job_id=job.pk, command=job.command, invocation_script=job.invocation_script,
                          env={"DROVER_JOB_ID": str(job.pk), **{str(k): str(v) for k, v in (job.env or {}).items()}},
-                         timeout_s=job.timeout_s or (runtime * 2 if runtime else None))
+                         timeout_s=job.timeout_s or (runtime * 2 if runtime else None), inherit="pool")
     status = Status.COMPLETED if outcome.return_code == 0 else Status.FAILED
     try:
         services.complete_job(job_id=job.pk, status=status, return_code=outcome.return_code,

@@ -92,16 +92,43 @@ def shell_line(command: str, invocation_script: str | None) -> str:
     return f"{invocation_script} {command}" if invocation_script else command
 
 
+# Never handed to a job: the credentials of the worker or pool running it (a job is other people's
+# code: a Mitosis worker runs every member's tasks) and the server's own secrets.
+SECRET_NAMES = frozenset({"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND",
+                          "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})
+SECRET_PARTS = ("PASSWORD", "SECRET", "TOKEN", "PRIVATE_KEY", "API_KEY")
+# What a pool job inherits from the Celery worker (a server-side process): only the basics.
+POOL_INHERITS = frozenset({"PATH", "HOME", "LANG", "LANGUAGE", "TMPDIR", "TZ", "USER", "LOGNAME", "SHELL", "TERM"})
+
+
+def job_environment(own: dict | None, *, inherit: str = "worker", base=None) -> dict:
+    """The job's environment: its own variables over what it inherits. A worker started by its
+    operator passes on its environment (modules, conda, the batch system's variables), less
+    Drover's variables and anything named like a secret; the pool passes on only POOL_INHERITS."""
+    base = os.environ if base is None else base
+    if inherit == "pool":
+        kept = {k: v for k, v in base.items() if k in POOL_INHERITS or k.startswith("LC_")}
+    else:
+        kept = {k: v for k, v in base.items() if not _secret(k)}
+    return {**kept, **(own or {})}
+
+
+def _secret(name: str) -> bool:
+    upper = name.upper()
+    return upper in SECRET_NAMES or upper.startswith("DROVER_") or any(part in upper for part in SECRET_PARTS)
+
+
 def spawn(*, job_id: int, command: str | None = None, argv: list[str] | None = None,
           invocation_script: str | None = None, env: dict | None = None, cwd: str | None = None,
-          timeout_s: float | None = None, log_dir: str | None = None, **resources) -> Running:
+          timeout_s: float | None = None, log_dir: str | None = None, inherit: str = "worker",
+          **resources) -> Running:
     """Start the job in its own process group (so it can be stopped with everything it started).
     `command` runs through bash; `argv` runs as is (its program looked up on the job's PATH).
     A program that cannot be started raises OSError."""
     if (command is None) == (argv is None):
         raise ValueError("give either command or argv")
     workdir = log_dir or tempfile.mkdtemp(prefix=f"drover-job-{job_id}-")
-    full_env = {**os.environ, **(env or {})}
+    full_env = job_environment(env, inherit=inherit)
     if argv is not None:
         args = list(argv)
     else:

@@ -25,5 +25,6 @@ class Command(BaseCommand):
         if run_scheduler:
             thread = EmbeddedScheduler(settings.CELERY_BEAT_SCHEDULE)
             thread.start()
-            self.stdout.write(f"Embedded scheduler running {len(thread.entries)} periodic task(s)")
+            self.stdout.write(f"Embedded scheduler running {len(thread.entries)} periodic task(s); jobs run by "
+                              "`manage.py run_worker` (the built-in pool needs Redis and Celery workers)")
         call_command("runserver", addrport, use_reloader=False, use_threading=True, skip_checks=False)
