@@ -17,7 +17,7 @@ def password_secret(raw_password: str) -> str:
     HTTP Basic and /token/ send the password. Hashing the MD5 digest with Django's hasher lets
     both reach the same stored credential, and the MD5 itself is never stored.
     """
-    return hashlib.md5(raw_password.encode()).hexdigest()  # noqa: S324 - protocol input, not storage
+    return hashlib.md5(raw_password.encode(), usedforsecurity=False).hexdigest()  # protocol input, not storage
 
 
 def md5_bytes_secret(md5_password: list[int] | bytes) -> str:

@@ -8,6 +8,8 @@ import logging
 import os
 import shutil
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from urllib.parse import urljoin, urlsplit
 
@@ -109,10 +111,18 @@ def _complete(response, text: str) -> bool:
     return True
 
 
+def _web_url(url: str) -> str:
+    """Storage URLs come from the coordinator; anything but http(s) (file://, ftp://) is refused
+    rather than opened by urllib."""
+    if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise urllib.error.URLError(f"not an http(s) URL: {url[:80]!r}")  # an OSError, as callers expect
+    return url
+
+
 def download(url: str, dest: str, *, timeout: float = 120.0) -> int:
     """GET a (pre-signed) URL, without our credentials, into `dest`; returns the bytes written.
-    Raises urllib.error.HTTPError on a non-2xx answer."""
-    with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as out:
+    Raises urllib.error.HTTPError on a non-2xx answer, URLError on a URL that is not http(s)."""
+    with urllib.request.urlopen(_web_url(url), timeout=timeout) as response, open(dest, "wb") as out:
         shutil.copyfileobj(response, out)
         return out.tell()
 
@@ -121,7 +131,7 @@ def upload(url: str, path: str, *, timeout: float = 600.0) -> None:
     """PUT a file's raw bytes to a (pre-signed) URL, Content-Length set, no credentials."""
     size = os.path.getsize(path)
     with open(path, "rb") as body:
-        request = urllib.request.Request(url, data=body, method="PUT",
+        request = urllib.request.Request(_web_url(url), data=body, method="PUT",
                                          headers={"Content-Length": str(size),
                                                   "Content-Type": "application/octet-stream"})
         with urllib.request.urlopen(request, timeout=timeout) as response:

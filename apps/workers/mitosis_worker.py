@@ -53,7 +53,7 @@ def wait_status(returncode: int) -> int:
 
 
 def md5_password(password: str) -> list[int]:
-    return list(hashlib.md5(password.encode()).digest())  # Mitosis' login protocol, not storage
+    return list(hashlib.md5(password.encode(), usedforsecurity=False).digest())  # Mitosis' login protocol
 
 
 class Publisher:

@@ -261,3 +261,18 @@ def test_run_worker_passes_mitosis_args_and_envs_as_data(live_server, alice, tmp
         worker.wait(timeout=30)
     assert sorted(p.name for p in marks.iterdir()) == [literal.name]
     assert out.read_text() == f"$(touch {marks}/env)"
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.org/x", "FILE:/etc/hostname"])
+def test_a_worker_opens_only_web_urls_for_resources_and_uploads(tmp_path, url):
+    """Storage URLs come from the coordinator; urllib would also open file:// and ftp://."""
+    import urllib.error
+
+    from apps.workers import http
+
+    with pytest.raises(urllib.error.URLError, match="not an http"):
+        http.download(url, str(tmp_path / "got"))
+    (tmp_path / "up").write_bytes(b"x")
+    with pytest.raises(urllib.error.URLError, match="not an http"):
+        http.upload(url, str(tmp_path / "up"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["up"]
