@@ -87,3 +87,41 @@ def test_the_default_applies_unless_the_user_has_their_own(a, bob, login, settin
     assert b.post("/tasks", {**TASK, "group_name": "bob"}, format="json").status_code == 403
     assert Job.objects.filter(owner__username="alice").count() == 3
     assert Job.objects.filter(owner__username="bob").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_submits_cannot_both_take_the_last_places(alice):
+    """Six threads, each its own connection and transaction and its own group (so no group lock
+    orders them), each submitting 2 tasks against a quota of 5: the user's row lock lets exactly
+    5 through (without it, counts read at the same moment let more in)."""
+    import threading
+
+    from django.db import connection, connections
+
+    from apps.groups import services as groups
+    from apps.jobs.services.tasks import tasks_submit
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent writers: PostgreSQL (DATABASE_URL=postgres://...)")
+    user = User.objects.get(username="alice")
+    names = ["alice"] + [groups.group_create(creator=user, name=f"lab{i}").name for i in range(5)]
+    set_quota("alice", 5)
+    user.refresh_from_db()
+    barrier, outcomes = threading.Barrier(len(names)), []
+
+    def submit_two(group: str):
+        item = {"group_name": group, "tags": [], "labels": [], "timeout_s": 60, "priority": 0,
+                "spec": {"args": ["true"], "envs": {}, "resources": [], "terminal_output": False, "watch": None}}
+        try:
+            barrier.wait(timeout=30)
+            outcomes.extend(tasks_submit(user=user, items=[item, item]))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=submit_two, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sum(isinstance(o, Job) for o in outcomes) == 5 and len(outcomes) == 12
+    assert Job.objects.filter(owner=user).count() == 5

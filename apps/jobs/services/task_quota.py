@@ -13,24 +13,22 @@ from ..models import Job
 from ..states import WAITING
 
 
-def task_quota(user) -> int | None:
-    quota = user.task_quota if user.task_quota is not None else settings.DROVER_DEFAULT_TASK_QUOTA
+def _effective(quota: int | None) -> int | None:
+    quota = quota if quota is not None else settings.DROVER_DEFAULT_TASK_QUOTA
     return quota or None
 
 
-def room_for(user, wanted: int) -> int:
-    """How many of `wanted` new tasks the user may queue now. With a quota, the user's row is
-    locked first, so two concurrent submits cannot both take the last places."""
-    if task_quota(user) is None:
-        return wanted
-    quota = User.objects.select_for_update().values_list("task_quota", flat=True).get(pk=user.pk)
-    quota = quota if quota is not None else settings.DROVER_DEFAULT_TASK_QUOTA
-    if not quota:
-        return wanted
+def admit(user, wanted: int) -> tuple[int, QuotaExceeded | None]:
+    """How many of `wanted` new tasks the user may queue now, and the refusal for the rest. With
+    a quota, the user's row is locked and re-read first, so two concurrent submits cannot both
+    take the last places. (The request's user may be up to DROVER_AUTH_CACHE_SECONDS old: a quota
+    set on a user without one applies from their next look-up.)"""
+    if _effective(user.task_quota) is None:
+        return wanted, None
+    quota = _effective(User.objects.select_for_update().values_list("task_quota", flat=True).get(pk=user.pk))
+    if quota is None:
+        return wanted, None
     queued = Job.objects.filter(owner=user, workflow__isnull=True, status__in=WAITING).count()
-    return max(0, min(wanted, quota - queued))
-
-
-def over_quota(user) -> QuotaExceeded:
-    return QuotaExceeded(f"Task quota exceeded: {user.username} may have at most {task_quota(user)} tasks "
-                         "waiting (Pending or Ready); wait for some to run or cancel some")
+    refusal = QuotaExceeded(f"Task quota exceeded: {user.username} may have at most {quota} tasks waiting "
+                            "(Pending or Ready); wait for some to run or cancel some")
+    return max(0, min(wanted, quota - queued)), refusal

@@ -141,9 +141,9 @@ def tasks_submit(*, user, items: list[dict]) -> list[Job | ApplicationError]:
             accepted.append((index, _writable_group(user, item["group_name"], groups), watched))
         except ApplicationError as exc:
             results[index] = exc
-    room = task_quota.room_for(user, len(accepted)) if accepted else 0
+    room, refusal = task_quota.admit(user, len(accepted)) if accepted else (0, None)
     for index, _, _ in accepted[room:]:  # in submit order: the first ones fit
-        results[index] = task_quota.over_quota(user)
+        results[index] = refusal
     accepted = accepted[:room]
     if not accepted:
         return results
