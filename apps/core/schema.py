@@ -125,9 +125,10 @@ def error_statuses(operation: dict, method: str, view) -> set[int]:
             statuses.add(403)
     if "requestBody" in operation:
         statuses |= {400, 413, 415}
-    # a free-text path value is parsed or looked up as text (PostgreSQL refuses a NUL: 400);
+    # query and header values are parsed (400 when bad); a free-text path value is parsed or looked up as
+    # text (PostgreSQL refuses a NUL: 400);
     # integers and uuids that do not parse do not match the route (404)
-    if any(p["in"] == "query" for p in params) or any(_is_text(p) for p in path_params):
+    if any(p["in"] in ("query", "header") for p in params) or any(_is_text(p) for p in path_params):
         statuses.add(400)
     if path_params:
         statuses.add(404)

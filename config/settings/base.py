@@ -271,6 +271,9 @@ DROVER_WORKER_TIMEOUT = env_int("DROVER_WORKER_TIMEOUT", 600)
 DROVER_POOL_BATCH = env_int("DROVER_POOL_BATCH", 16)
 # Torc workflow timestamps: auto (float for curl, string for torc-client), float or string.
 DROVER_TORC_TIMESTAMP = env_str("DROVER_TORC_TIMESTAMP", "auto")
+# Mitosis GET /workers/tasks with no task: "204" (the seed) or "null" (the real coordinator's 200 with
+# body null, which an unchanged `mito worker` needs: it takes an empty 204 body for a broken answer and stops).
+DROVER_MITOSIS_IDLE_FETCH = env_str("DROVER_MITOSIS_IDLE_FETCH", "204")
 # Seconds a server process remembers a successful API-key look-up (0: never). Revocation in
 # another process takes effect within this time; in the same process at once.
 DROVER_AUTH_CACHE_SECONDS = env_int("DROVER_AUTH_CACHE_SECONDS", 5)

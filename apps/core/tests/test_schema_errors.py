@@ -57,7 +57,7 @@ def resolve(ref: str) -> dict:
     ("adminDeleteUser", dialects.MITOSIS, {400, 401, 403, 404, 503}),
     ("downloadAttachmentForWorker", dialects.MITOSIS, {400, 401, 404, 503}),
     ("workerHeartbeat", dialects.MITOSIS, {401, 503}),  # a worker's own token: no role, no session
-    ("fetchTask", dialects.MITOSIS, {401, 503}),
+    ("fetchTask", dialects.MITOSIS, {400, 401, 503}),  # 400: a bad X-Mitosis-Idle header
     ("userLogin", dialects.MITOSIS, {400, 401, 403, 413, 415, 429, 503}),
     # Drover's own
     ("token_create", dialects.DROVER, {400, 401, 413, 415, 429, 503}),

@@ -4,7 +4,8 @@ Worker endpoints take only worker tokens (from POST /workers); user endpoints ne
 
 from django.conf import settings
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
@@ -108,6 +109,17 @@ class WorkerTaskResp(serializers.Serializer):
     spec = TaskSpec()
 
 
+class FetchedTask(serializers.Serializer):
+    """The fetch answer as a response schema: a WorkerTaskResp, or null (the idle 200 `null`)."""
+
+
+class FetchedTaskSchema(OpenApiSerializerExtension):
+    target_class = FetchedTask
+
+    def map_serializer(self, auto_schema, direction):
+        return {"allOf": [auto_schema.resolve_serializer(WorkerTaskResp, direction).ref], "nullable": True}
+
+
 class ReportTaskReq(serializers.Serializer):
     id = serializers.IntegerField()
     op = serializers.JSONField(help_text='"Finish", "Cancel", {"Upload": {"content_type", "content_length"}} '
@@ -126,13 +138,33 @@ def task_spec(job: Job) -> dict:
             "terminal_output": bool(spec.get("terminal_output", False)), "watch": None}
 
 
+IDLE_FORMS = ("204", "null")
+IDLE_HEADER = "X-Mitosis-Idle"
+
+
+def idle_form(request) -> str:
+    """How to say "no task": the seed's 204, or the real coordinator's 200 `null`
+    (DROVER_MITOSIS_IDLE_FETCH, or the X-Mitosis-Idle header of one request)."""
+    form = request.headers.get(IDLE_HEADER, settings.DROVER_MITOSIS_IDLE_FETCH).strip().lower()
+    if form not in IDLE_FORMS:
+        raise FieldValidationError(f"{form[:20]!r} is not one of {', '.join(IDLE_FORMS)}", field=IDLE_HEADER)
+    return form
+
+
 class WorkerTasksView(WorkerView):
     @extend_schema(tags=[TAG], operation_id="fetchTask",
-                   responses={200: WorkerTaskResp, 204: OpenApiResponse(description="No task for this worker")})
+                   parameters=[OpenApiParameter(IDLE_HEADER, str, OpenApiParameter.HEADER, enum=list(IDLE_FORMS),
+                                                description="With no task: 204 (default: DROVER_MITOSIS_IDLE_FETCH) "
+                                                            "or 200 with body null, as the real coordinator")],
+                   responses={200: OpenApiResponse(FetchedTask, description="The task; or null with no task "
+                                                   "when X-Mitosis-Idle or DROVER_MITOSIS_IDLE_FETCH say null"),
+                              204: OpenApiResponse(description="No task for this worker")})
     def get(self, request):
+        idle = idle_form(request)  # a bad header is refused before a task is claimed
         job = services.worker_fetch(worker=request.auth)
         if job is None:
-            return Response(status=204)
+            # DRF renders None as an empty body; the real coordinator sends the JSON literal null
+            return Response(status=204) if idle == "204" else HttpResponse(b"null", content_type="application/json")
         return Response({"id": job.pk, "uuid": str(job.uuid), "timeout": duration_out(job.timeout_s) or "0s",
                          "upstream_task_uuid": None, "spec": task_spec(job)})
 
