@@ -8,7 +8,7 @@ from apps.core.exceptions import Conflict, FieldValidationError, NotFound, Unpro
 
 from ..models import Job, Result
 from ..states import ACTIVE, COMPLETE, Status
-from .transitions import lease_until, locked, transition
+from .transitions import apply_transition, lease_until, locked
 
 
 def check_run_id(job: Job, run_id: int | None) -> None:
@@ -38,14 +38,14 @@ def start_job(*, job_id: int, run_id: int | None = None, compute_node_id: int | 
               "started_at": timezone.now()}
     if compute_node_id is not None:
         fields["compute_node_id"] = compute_node_id
-    return transition(job_id=job.pk, target=Status.RUNNING, fields=fields, reason="start_job", job=job)
+    return apply_transition(job=job, target=Status.RUNNING, fields=fields, reason="start_job")
 
 
-@transaction.atomic
 def record_result(*, job: Job, return_code: int, status: Status, run_id: int | None = None,
                   compute_node_id: int | None = None, exec_time_minutes: float = 0.0, completion_time=None,
                   stdout: str = "", stderr: str = "", metrics: dict | None = None) -> Result:
-    """A result row; does not change the job (Torc's POST /results)."""
+    """A result row; does not change the job (Torc's POST /results). One INSERT: no atomic block
+    (and so no savepoint inside complete_job's) needed."""
     return Result.objects.create(
         job=job, workflow_id=job.workflow_id, run_id=run_id or (job.workflow.run_id if job.workflow_id else 1),
         attempt=job.attempt, compute_node_id=compute_node_id, return_code=return_code, status=status,
@@ -56,14 +56,16 @@ def record_result(*, job: Job, return_code: int, status: Status, run_id: int | N
 
 @transaction.atomic
 def complete_job(*, job_id: int, status: Status, return_code: int, run_id: int | None = None,
-                 claimer: str | None = None, job_fields: dict | None = None, **result_fields) -> tuple[Job, Result]:
+                 claimer: str | None = None, job_fields: dict | None = None, job: Job | None = None,
+                 **result_fields) -> tuple[Job, Result]:
     """Record the result and finish the job; its dependents are released or canceled.
     With `claimer`, only the holder of the claim may complete (a late report is refused).
-    `job_fields`: more of the job's columns to write in the same UPDATE (e.g. a task's spec)."""
+    `job_fields`: more of the job's columns to write in the same UPDATE (e.g. a task's spec).
+    `job`: the row, already locked by the caller (as transition() takes it)."""
     if status not in COMPLETE:
         raise FieldValidationError(f"{status.label} is not a finished status; use one of completed, failed, "
                                    f"canceled, terminated", field="status")
-    job = locked(job_id)
+    job = job if job is not None and job.pk == job_id else locked(job_id)
     check_run_id(job, run_id)
     if job.status in COMPLETE:
         raise Unprocessable(f"Job {job.pk} is already complete ({Status(job.status).label})", field="status")
@@ -71,8 +73,8 @@ def complete_job(*, job_id: int, status: Status, return_code: int, run_id: int |
         raise Conflict(f"Job {job.pk} is held by another claimer; this report is refused", field="job_id")
     check_holder(job, result_fields.get("compute_node_id"))
     result = record_result(job=job, return_code=return_code, status=status, run_id=run_id, **result_fields)
-    job = transition(job_id=job.pk, target=status, fields={"exit_code": return_code, **(job_fields or {})},
-                     reason="complete_job", job=job)
+    job = apply_transition(job=job, target=status, fields={"exit_code": return_code, **(job_fields or {})},
+                           reason="complete_job")
     return job, result
 
 
@@ -86,8 +88,8 @@ def retry_job(*, job_id: int, run_id: int | None = None) -> Job:
                             field="status")
     if job.max_attempts > 1 and job.attempt >= job.max_attempts:
         raise Unprocessable(f"Job {job.pk} has used its {job.max_attempts} attempts", field="attempt")
-    return transition(job_id=job.pk, target=Status.READY,
-                      fields={"attempt": job.attempt + 1, "exit_code": None}, reason="retry", job=job)
+    return apply_transition(job=job, target=Status.READY, fields={"attempt": job.attempt + 1, "exit_code": None},
+                            reason="retry")
 
 
 def job_in_workflow(workflow_id: int, job_id) -> Job:

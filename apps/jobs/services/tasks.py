@@ -333,17 +333,19 @@ def task_report(*, worker, job_id: int, op: str, exit_status: int | None = None,
 
 @transaction.atomic(savepoint=False)  # inside the caller's transaction, no savepoint of its own
 def _commit(*, worker, job_id: int, exit_status: int | None, msg: str | None) -> None:
-    spec = (Job.objects.select_for_update().filter(pk=job_id, claimed_by=worker.claimer, status__in=ACTIVE)
-            .values_list("spec", flat=True).first())
-    if spec is None:
+    # the row complete_job needs, locked once (as transitions.locked reads it)
+    job = (Job.objects.select_for_update(of=("self",)).select_related("workflow", "resource_requirements")
+           .filter(pk=job_id, claimed_by=worker.claimer, status__in=ACTIVE).first())
+    if job is None:
         raise NotFound(f"Task {job_id} not found")
+    spec = job.spec or {}
     reported = spec.get(REPORT_KEY)
     if reported not in ("Finish", "Cancel"):
         raise FieldValidationError("Task can not be marked as done", field="op")
     status = Status.CANCELED if reported == "Cancel" else (Status.COMPLETED if exit_status == 0 else Status.FAILED)
     spec = {**spec, "result": {"exit_status": exit_status, "msg": msg}, "reporter_uuid": str(worker.uuid)}
     complete_job(job_id=job_id, status=status, return_code=exit_status or 0, claimer=worker.claimer,
-                 job_fields={"spec": spec})
+                 job_fields={"spec": spec}, job=job)
 
 
 __all__ = ["CANCELLABLE", "MITOSIS_STATE", "REPORT_KEY", "task_by_uuid", "task_cancel", "task_change", "task_report",
