@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ._util import ROOT, child_pids
+from ._util import ROOT, Progress, child_pids
 
 GUNICORN = {"workers": 4, "worker_class": "gthread", "threads": 4, "timeout": 300}
 
@@ -76,6 +76,21 @@ def migrate(env: dict) -> None:
                           capture_output=True, text=True, timeout=600)
     if done.returncode:
         raise SystemExit(f"manage.py migrate failed:\n{done.stdout}\n{done.stderr}")
+
+
+
+def prepare(dsn: str, settings: str, *, keep: bool) -> tuple[dict, str]:
+    """The run's database created (or reused) and migrated, Django set up on it in this process;
+    returns the server's environment and what became of the database ("created", "kept", ...)."""
+    from . import _django
+
+    progress = Progress("setup: create database + migrate", None)
+    db_state = reset_database(dsn, keep=keep)
+    env = server_env(dsn, settings)
+    migrate(env)
+    progress.finish(f"{redacted(dsn)} {db_state}")
+    _django.django_setup(env)
+    return env, db_state
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import _server, _services
+from . import _django, _server, _services
 from ._ctx import per_unit
 from ._load_check import check
 from ._load_run import run
@@ -124,14 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         dsn = urlsplit(private.postgres())._replace(path=f"/{LOAD_DB}").geturl()
     server = None
     try:
-        progress = Progress("setup: create database + migrate", None)
-        db_state = _server.reset_database(dsn, keep=args.keep_db)
-        env = _server.server_env(dsn, args.settings)
-        _server.migrate(env)
-        progress.finish(f"{_server.redacted(dsn)} {db_state}")
-        from . import _django
-
-        _django.django_setup(env)
+        env, db_state = _server.prepare(dsn, args.settings, keep=args.keep_db)
         user, key, password, groups = credentials()
         server = _server.Gunicorn(env, Path(tempfile.gettempdir()), workers=args.workers, threads=args.threads,
                                   worker_class=args.worker_class)

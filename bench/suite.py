@@ -20,7 +20,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import _ctx, _server, _services, groups, report, scenarios
+from . import _ctx, _django, _server, _services, groups, report, scenarios
 from ._clients import Api
 from ._util import ROOT, Progress, git, machine_info
 
@@ -136,14 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                                                start=args.start_services)
     server = spy = None
     try:
-        progress = Progress("setup: create database + migrate", None)
-        db_state = _server.reset_database(dsn, keep=args.keep_db)
-        env = _server.server_env(dsn, args.settings)
-        _server.migrate(env)
-        progress.finish(f"{_server.redacted(dsn)} {db_state}")
-        from . import _django
-
-        _django.django_setup(env)
+        env, db_state = _server.prepare(dsn, args.settings, keep=args.keep_db)
         user, key, password = _django.bench_user()
         server = _server.Gunicorn(env, log_dir, workers=args.workers, threads=args.threads,
                                   worker_class=args.worker_class)

@@ -9,21 +9,11 @@ import sys
 import pytest
 import redis
 
-from ._procs import BASE_DIR, PrivateRedis, kill_group, server_env, text, wait_for
+from ._procs import BASE_DIR, kill_group, server_env, text, wait_for
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server on PATH")]
 QUEUE = "celery"  # CELERY_TASK_DEFAULT_QUEUE: no worker consumes it here, so sent tasks pile up
-
-
-@pytest.fixture
-def private_redis():
-    server = PrivateRedis()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
 
 
 def queued(url: str) -> int:

@@ -15,7 +15,7 @@ from apps.jobs.services import initialize_workflow
 from apps.workflows.spec import workflow_from_spec
 from conftest import md5_list
 
-from ._procs import PrivateRedis, Server, current_db_env, http, server_env, wait_for
+from ._procs import Server, current_db_env, http, server_env, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow,
               pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server on PATH")]
@@ -23,16 +23,6 @@ CHANNEL = "drover:group:alice"
 WARNING = "Redis unavailable"
 TASK = {"group_name": "alice", "tags": [], "labels": [], "timeout": "10m", "priority": 0,
         "task_spec": {"args": ["true"]}}
-
-
-@pytest.fixture
-def private_redis():
-    server = PrivateRedis()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture
