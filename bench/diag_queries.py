@@ -37,7 +37,7 @@ def main(argv=None) -> None:
     parser.add_argument("--repeat", type=int, default=200, help="requests timed for each kind")
     parser.add_argument("--sql", action="store_true", help="print every statement of one request of each kind")
     parser.add_argument("--profile", metavar="KIND", help="cProfile --repeat more requests of one kind (claim100, "
-                        "claim1, start, complete, get) and print where their Python time goes")
+                        "claim1, start, complete, get, loop) and print where their Python time goes")
     args = parser.parse_args(argv)
     _server.reset_database(args.dsn, keep=True)
     env = _server.server_env(args.dsn)
@@ -92,9 +92,19 @@ def main(argv=None) -> None:
         return client.post(f"{base}/workflows/{loop_id}/batch_complete_jobs", {"completions": completions},
                            content_type="application/json")
 
+    # the same claim with 20,000 ready jobs: its cost must not grow with the queue (it once sorted them all)
+    deep_id = ready_workflow(user, "diag-deep", 20_000)
+    deep_node = client.post(f"{base}/compute_nodes", {"workflow_id": deep_id, "hostname": "diag-deep", "num_cpus": 8,
+                                                      "memory_gb": 8.0}, content_type="application/json").json()["id"]
+
+    def claim_deep(i):
+        return client.post(f"{base}/workflows/{deep_id}/claim_jobs_based_on_resources/8",
+                           {**resources, "id": deep_node}, content_type="application/json")
+
     kinds = [("GET workflows/{id}", get_workflow), ("claim_next_jobs num_jobs=100", claim(100)),
              ("claim_next_jobs num_jobs=1", claim(1)), ("start_job", start), ("complete_job", complete),
-             ("claim_jobs_based_on_resources 8", claim_resources), ("batch_complete_jobs 8", batch_complete)]
+             ("claim_jobs_based_on_resources 8", claim_resources), ("batch_complete_jobs 8", batch_complete),
+             ("claim_..._resources 8 of 20,000", claim_deep)]
     print(f"{'request':<32} {'queries':>7} {'sql ms':>7} {'wall ms':>8} {'python ms':>9}   (median of {n})")
     details = {}
     for name, call in kinds:
@@ -118,6 +128,13 @@ def main(argv=None) -> None:
         import pstats
 
         by_key = {"get": get_workflow, "claim100": claim(100), "claim1": claim(1)}
+        if args.profile == "loop":  # the dispatch-only worker's claim + batch_complete_jobs, n more times
+            loop_id = ready_workflow(user, "diag-loop-profile", 8 * n + 8)
+            resources["id"] = loop_node = client.post(f"{base}/compute_nodes", {
+                "workflow_id": loop_id, "hostname": "diag-loop-profile", "num_cpus": 8, "memory_gb": 8.0},
+                content_type="application/json").json()["id"]
+            claimed.clear()
+            by_key["loop"] = lambda i: (claim_resources(i), batch_complete(i))
         if args.profile in ("start", "complete"):
             pairs_id, parents, _ = pairs_workflow(user, "diag-profile", n)
             node = client.post(f"{base}/compute_nodes", {"workflow_id": pairs_id, "hostname": "diag"},

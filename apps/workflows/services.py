@@ -6,6 +6,7 @@ from django.utils import timezone
 from apps.core.exceptions import Conflict, NotFound, PermissionDenied
 from apps.groups.choices import Role
 from apps.groups.models import Group, Membership, User
+from apps.workers.models import ComputeNode
 
 from .models import Event, ResourceRequirements, Workflow
 
@@ -31,14 +32,20 @@ def visible_workflows(user: User):
     return qs.filter(group__in=Membership.objects.filter(user=user).values("group"))
 
 
-def workflow_for(user: User, workflow_id, *, write: bool = False) -> Workflow:
+def workflow_for(user: User, workflow_id, *, write: bool = False, compute_node_id: int | None = None) -> Workflow:
     """The workflow if `user` may see it (404 otherwise) and, for writes, change it (403).
 
     Every Torc request of a worker starts here, so it is one raw statement (the workflow and the
-    caller's role in its group): building the equivalent ORM query cost more than running it."""
+    caller's role in its group): building the equivalent ORM query cost more than running it.
+    With `compute_node_id`, the same statement tells whether that node is one of the workflow's
+    (`workflow.node_known`): a worker's claim names its node."""
     workflow = None
     if str(workflow_id).isdigit() and int(workflow_id) < 2**63:
-        workflow = next(iter(Workflow.objects.raw(_WORKFLOW_WITH_ROLE, [user.pk, int(workflow_id)])), None)
+        if compute_node_id is None:
+            sql, params = _WORKFLOW_WITH_ROLE, [user.pk, int(workflow_id)]
+        else:
+            sql, params = _WORKFLOW_WITH_ROLE_AND_NODE, [user.pk, compute_node_id, int(workflow_id)]
+        workflow = next(iter(Workflow.objects.raw(sql, params)), None)
     if workflow is None or not (user.is_staff or workflow.member_role is not None):
         raise NotFound(f"Workflow not found with ID: {workflow_id}")
     if write and not (user.is_staff or workflow.owner_id == user.pk or workflow.member_role >= Role.WRITE):
@@ -49,6 +56,11 @@ def workflow_for(user: User, workflow_id, *, write: bool = False) -> Workflow:
 _WORKFLOW_WITH_ROLE = (
     f"SELECT w.*, (SELECT m.role FROM {Membership._meta.db_table} m WHERE m.group_id = w.group_id"
     f" AND m.user_id = %s) AS member_role FROM {Workflow._meta.db_table} w WHERE w.id = %s"
+)
+_WORKFLOW_WITH_ROLE_AND_NODE = (
+    f"SELECT w.*, (SELECT m.role FROM {Membership._meta.db_table} m WHERE m.group_id = w.group_id"
+    f" AND m.user_id = %s) AS member_role, EXISTS (SELECT 1 FROM {ComputeNode._meta.db_table} n WHERE n.id = %s"
+    f" AND n.workflow_id = w.id) AS node_known FROM {Workflow._meta.db_table} w WHERE w.id = %s"
 )
 
 

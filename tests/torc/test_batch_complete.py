@@ -138,3 +138,33 @@ def test_complete_job_records_the_result_metrics(client):
     result = Result.objects.get(job_id=pids[0])
     assert (result.peak_memory_bytes, result.avg_memory_bytes, result.peak_cpu_percent, result.avg_cpu_percent) == (
         2048, 1024, 90.0, 45.5)
+
+
+def test_a_node_of_another_workflow_is_not_recorded(client):
+    wid, pids, _, node = chain_world(client, n=2)
+    other = ok(client.post(f"{BASE}/workflows", {"name": "other"}, format="json"))["id"]
+    stranger = ok(client.post(f"{BASE}/compute_nodes", {"workflow_id": other, "hostname": "x", "num_cpus": 1},
+                              format="json"))["id"]
+    body = ok(client.post(f"{BASE}/workflows/{wid}/batch_complete_jobs", {"completions": [
+        entry(wid, pids[0], compute_node_id=stranger), entry(wid, pids[1], compute_node_id=node)]}, format="json"))
+    assert body == {"completed": pids, "errors": []}
+    recorded = dict(Result.objects.filter(job_id__in=pids).values_list("job_id", "compute_node_id"))
+    assert recorded == {pids[0]: None, pids[1]: node}
+
+
+def test_a_report_from_another_node_than_the_claimer_is_refused(client):
+    """A job claimed by node A and reported by node B of the same workflow: a late report
+    (the job was given to another node), as complete_job refuses it."""
+    wid = ok(client.post(f"{BASE}/workflows", {"name": "nodes"}, format="json"))["id"]
+    job = ok(client.post(f"{BASE}/bulk_jobs", {"jobs": [{"workflow_id": wid, "name": "j", "command": "true"}]},
+                         format="json"))["jobs"][0]["id"]
+    ok(client.post(f"{BASE}/workflows/{wid}/initialize_jobs", {}, format="json"))
+    a, b = (ok(client.post(f"{BASE}/compute_nodes", {"workflow_id": wid, "hostname": h, "num_cpus": 1},
+                           format="json"))["id"] for h in ("a", "b"))
+    claimed = ok(client.post(f"{BASE}/workflows/{wid}/claim_jobs_based_on_resources/1",
+                             {"id": a, "num_cpus": 1, "memory_gb": 1, "num_gpus": 0, "num_nodes": 1}, format="json"))
+    assert [j["id"] for j in claimed["jobs"]] == [job]
+    body = ok(client.post(f"{BASE}/workflows/{wid}/batch_complete_jobs",
+                          {"completions": [entry(wid, job, compute_node_id=b)]}, format="json"))
+    assert body["completed"] == [] and f"held by compute node {a}" in body["errors"][0]["message"]
+    assert Job.objects.get(pk=job).status == Status.PENDING and not Result.objects.exists()

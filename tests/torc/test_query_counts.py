@@ -2,6 +2,7 @@
 the number of rows: measured with 1 row and with 25, equal, and under a fixed ceiling."""
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -211,3 +212,45 @@ def test_claim_takes_no_more_than_asked_whatever_the_plan(alice):
         ids = jobs.claim(scope=jobs.Scope(workflow_id=workflow.pk), claimer="test", limit=1)
     assert len(ids) == 1
     assert Job.objects.filter(workflow=workflow, status=Status.PENDING).count() == 1
+
+
+def test_a_workers_claim_and_batch_report_cost_a_few_statements(alice, client):
+    """The dispatch loop of a Torc runner (scenario 2 of the benchmarks): claim by resources
+    naming its compute node, then one batch_complete_jobs of what it got. Leaf jobs need no
+    release statement; on PostgreSQL the report writes results, jobs and event in one statement."""
+    workflow = workflow_create(owner=alice, name="loop")
+    ready_jobs(workflow, alice, 8)
+    node = ComputeNode.objects.create(workflow=workflow, hostname="n1", num_cpus=8)
+    claims, body, claim_sql = measure(lambda: client.post(
+        f"{BASE}/workflows/{workflow.pk}/claim_jobs_based_on_resources/8",
+        {"id": node.pk, "num_cpus": 8, "memory_gb": 8, "num_gpus": 0, "num_nodes": 1}, format="json"))
+    ids = [job["id"] for job in body["jobs"]]
+    assert len(ids) == 8 and {job["status"] for job in body["jobs"]} == {"pending"}
+    assert {job["compute_node_id"] for job in body["jobs"]} == {node.pk}
+    completions = [{"job_id": i, "status": "completed", "result": {
+        "job_id": i, "workflow_id": workflow.pk, "run_id": 0, "compute_node_id": node.pk, "return_code": 0,
+        "status": "completed", "exec_time_minutes": 0.25, "completion_time": "2026-11-25T10:00:00.000Z"}} for i in ids]
+    reports, body, report_sql = measure(lambda: client.post(
+        f"{BASE}/workflows/{workflow.pk}/batch_complete_jobs", {"completions": completions}, format="json"))
+    assert body == {"completed": ids, "errors": []}
+    # Each starts with the caller's basic-auth lookup (uncached in tests). Claim: workflow, role
+    # and node / candidates / the claim with its event and the outputs to return (SQLite: the
+    # event and the outputs apart). Report: workflow and role / locking read / one write (SQLite:
+    # results, jobs, event).
+    expected = (4, 4) if connection.vendor == "postgresql" else (6, 6)
+    assert (claims, reports) == expected, "\n".join(claim_sql + ["--"] + report_sql)
+    rows = list(Job.objects.filter(pk__in=ids).values_list("status", "exit_code", "claimed_by", "lease_expires_at",
+                                                          "compute_node_id").order_by().distinct())
+    assert rows == [(Status.COMPLETED, 0, "", None, node.pk)]
+    assert not Job.objects.filter(pk__in=ids, finished_at__isnull=True).exists()
+    results = list(Result.objects.filter(job_id__in=ids).values_list(
+        "workflow_id", "run_id", "attempt", "compute_node_id", "return_code", "status", "exec_time_minutes",
+        "completion_time").order_by().distinct())
+    assert results == [(workflow.pk, 0, 1, node.pk, 0, Status.COMPLETED, 0.25,
+                        datetime(2026, 11, 25, 10, tzinfo=UTC))]
+    assert Result.objects.filter(job_id__in=ids).count() == 8
+    events = Event.objects.filter(workflow=workflow, category__in=("jobs_claimed", "jobs_completed"))
+    data = {e.category: e.data for e in events}
+    assert data["jobs_claimed"]["count"] == 8 and data["jobs_claimed"]["by_resources"] is True
+    assert data["jobs_completed"] == {"job_ids": ids, "statuses": {"completed": 8}, "reason": "batch_complete_jobs",
+                                      "unblocked": 0, "canceled": 0}

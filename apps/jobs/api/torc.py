@@ -190,11 +190,6 @@ class BatchCompleteJobsView(TorcView):
             raise FieldValidationError(f"at most {MAX_BATCH} completions a request, got {len(items)}",
                                        field="completions")
         entries = [completion_in(item, index, workflow.pk) for index, item in enumerate(items)]
-        nodes = {e.compute_node_id for e in entries if e.compute_node_id}
-        known = set(ComputeNode.objects.filter(pk__in=nodes, workflow=workflow).values_list("pk", flat=True))
-        for entry in entries:  # as complete_job: an unknown node is not recorded
-            if entry.compute_node_id not in known:
-                entry.compute_node_id = None
         completed, errors = services.complete_jobs(workflow=workflow, completions=entries)
         return Response({"completed": completed,
                          "errors": [{"job_id": job_id, "message": message} for job_id, message in errors]})

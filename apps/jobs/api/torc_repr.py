@@ -89,33 +89,10 @@ def jobs_payload(ids: list[int], *, keys=RELATION_KEYS) -> list[dict]:
 
 
 def claimed_jobs_payload(rows: list[dict]) -> list[dict]:
-    """Claimed rows (from the claim's RETURNING) as the real server answers a claim: outputs
-    filled (runners check them), inputs not. One query for both output kinds."""
-    if not rows:
-        return []
-    from django.db import connection
-
-    from apps.files.models import JobFile, JobUserData
-
-    ids = [row["id"] for row in rows]
-    if connection.vendor == "postgresql":  # one array parameter, not one parameter per id
-        match, params = "job_id = ANY(%s)", [ids, ids]
-    else:
-        match = f"job_id IN ({', '.join(['%s'] * len(ids))})"
-        params = [*ids, *ids]
-    sql = (f"SELECT job_id, file_id, 0 FROM {JobFile._meta.db_table} WHERE {match} AND is_output "
-           f"UNION ALL SELECT job_id, user_data_id, 1 FROM {JobUserData._meta.db_table} WHERE {match} AND is_output")
-    rel = {"output_file_ids": defaultdict(list), "output_user_data_ids": defaultdict(list)}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for job_id, target, kind in cursor.fetchall():
-            rel["output_user_data_ids" if kind else "output_file_ids"][job_id].append(target)
+    """Claimed rows (from the claim's RETURNING, with outputs=True) as the real server answers a
+    claim: outputs filled (runners check them), inputs not."""
+    rel = {key: {row["id"]: row[key] for row in rows} for key in ("output_file_ids", "output_user_data_ids")}
     return [job_dict(row, rel) for row in rows]
-
-
-def claimed_ids_payload(ids: list[int]) -> list[dict]:
-    rows = list(Job.objects.filter(pk__in=ids).order_by("id").values(*JOB_COLUMNS)) if ids else []
-    return claimed_jobs_payload(rows)
 
 
 def one_job(job_id: int) -> dict:

@@ -17,7 +17,8 @@ from apps.core.exceptions import FieldValidationError
 from apps.core.parsers import parse_iso_duration, parse_memory
 from apps.core.torc import TorcView, bool_param, int_param
 from apps.jobs import services as jobs
-from apps.jobs.api.torc_repr import JOB_COLUMNS, claimed_ids_payload, claimed_jobs_payload
+from apps.jobs.api.torc_input import is_id
+from apps.jobs.api.torc_repr import JOB_COLUMNS, claimed_jobs_payload
 from apps.jobs.models import Job, Result
 from apps.jobs.states import COMPLETE, Status
 from apps.workers.models import ComputeNode
@@ -287,7 +288,7 @@ class ClaimNextJobsView(TorcView):
         if workflow.is_canceled:
             return Response({"jobs": []})
         rows = jobs.claim(scope=jobs.Scope(workflow_id=workflow.pk), claimer=f"user:{request.user.username}",
-                          limit=limit, columns=JOB_COLUMNS)
+                          limit=limit, columns=JOB_COLUMNS, outputs=True)
         return Response({"jobs": claimed_jobs_payload(rows)})
 
 
@@ -296,7 +297,9 @@ class ClaimByResourcesView(TorcView):
                    responses={200: ANY},
                    parameters=[OpenApiParameter("sort_method", str), OpenApiParameter("strict_scheduler_match", bool)])
     def post(self, request, workflow_id, limit):
-        workflow = services.workflow_for(request.user, workflow_id, write=True)
+        named = request.data.get("id") if isinstance(request.data, dict) else None
+        named = named if is_id(named) else None  # checked with the workflow: one statement less a claim
+        workflow = services.workflow_for(request.user, workflow_id, write=True, compute_node_id=named)
         if not 1 <= limit <= torc.MAX_LIMIT:
             raise FieldValidationError(f"must be between 1 and {torc.MAX_LIMIT}, got {limit}", field="limit")
         body = valid(NodeResourcesIn, request.data).validated_data
@@ -316,12 +319,14 @@ class ClaimByResourcesView(TorcView):
             raise FieldValidationError(f"{sort_method[:40]!r} is not one of {', '.join(SORT_METHODS)}",
                                        field="sort_method")
         node_id = body.get("id")
-        if node_id is not None and not ComputeNode.objects.filter(pk=node_id, workflow=workflow).exists():
+        if node_id is not None and not (workflow.node_known if node_id == named else
+                                        ComputeNode.objects.filter(pk=node_id, workflow=workflow).exists()):
             raise FieldValidationError(f"compute node {node_id} not found in workflow {workflow.pk}", field="id")
         claimer = f"compute_node:{node_id}" if node_id else f"user:{request.user.username}"
-        ids = jobs.claim_by_resources(workflow_id=workflow.pk, node=node, limit=limit, claimer=claimer,
-                                      sort_method=sort_method, compute_node_id=node_id)
-        return Response({"jobs": claimed_ids_payload(ids), "reason": None if ids else "No jobs fit the resources"})
+        rows = jobs.claim_by_resources(workflow_id=workflow.pk, node=node, limit=limit, claimer=claimer,
+                                       sort_method=sort_method, compute_node_id=node_id, columns=JOB_COLUMNS,
+                                       outputs=True)
+        return Response({"jobs": claimed_jobs_payload(rows), "reason": None if rows else "No jobs fit the resources"})
 
 
 class ProcessChangedInputsView(TorcView):
