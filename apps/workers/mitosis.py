@@ -5,7 +5,9 @@ to ready.
 Locking order, everywhere: worker rows (by id), then job rows. Fetch locks its worker row while
 it claims, so a removal never misses a task claimed at the same moment."""
 
+import json
 from datetime import timedelta
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -97,13 +99,26 @@ def worker_fetch(*, worker: Worker) -> Job | None:
     if not rows:
         return None
     scope = jobs.Scope(group_ids=tuple(group_id for _, group_id in rows), tags=tuple(rows[0][0]))
-    # claimed and started in one statement: a Mitosis worker runs what it fetches at once
-    ids = jobs.claim(scope=scope, claimer=worker.claimer, limit=1, lease_seconds=settings.DROVER_WORKER_TIMEOUT,
-                     start=True)
-    if not ids:
+    # claimed and started in one statement, which returns what the worker is sent: a Mitosis
+    # worker runs what it fetches at once
+    rows = jobs.claim(scope=scope, claimer=worker.claimer, limit=1, lease_seconds=settings.DROVER_WORKER_TIMEOUT,
+                      start=True, columns=FETCHED)
+    if not rows:
         return None
-    publish.tasks_changed(ids)
-    return Job.objects.only("id", "uuid", "timeout_s", "args", "env", "spec").get(pk=ids[0])
+    publish.tasks_changed([rows[0]["id"]])
+    return fetched_job(rows[0])
+
+
+FETCHED = ("id", "uuid", "timeout_s", "args", "env", "spec")
+
+
+def fetched_job(row: dict) -> Job:
+    """A Job of the FETCHED columns as the claim returned them: JSON columns come back as text,
+    and SQLite stores uuids as hex text."""
+    return Job(id=row["id"], uuid=row["uuid"] if isinstance(row["uuid"], UUID) else UUID(row["uuid"]),
+               timeout_s=row["timeout_s"],
+               **{name: json.loads(row[name]) if isinstance(row[name], str) else row[name]
+                  for name in ("args", "env", "spec")})
 
 
 def worker_heartbeat(*, worker: Worker) -> bool:

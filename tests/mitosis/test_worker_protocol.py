@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -206,3 +207,35 @@ def test_a_fetch_claims_and_starts_in_one_statement(alice, login, django_assert_
     assert job.status == Status.RUNNING and job.started_at is not None and job.lease_expires_at is not None
     event = Event.objects.filter(category="jobs_claimed").latest("id")
     assert event.data["job_ids"] == [job.pk] and event.data["started"] is True
+
+
+def statements(call) -> tuple[int, object]:
+    """(SQL statements but savepoints, the response): the test's own transaction makes each
+    service's atomic block a savepoint, which a server's request does not run."""
+    with CaptureQueriesContext(connection) as queries:
+        response = call()
+    assert response.status_code == 200, response.content
+    return sum(not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT")) for q in queries.captured_queries), response
+
+
+def test_a_workers_fetch_finish_and_commit_cost_a_few_statements(alice, login):
+    """The three requests a Mitosis task costs a worker, on a task nothing depends on. Fetch:
+    the worker's row and groups, then one statement that claims, starts and returns the task
+    (with its event; SQLite logs it apart). Finish: one UPDATE. Commit: the worker and the task
+    under lock, the result, the job, the event; no release statements, since nothing waits on
+    it. Worker tokens are checked against the cached worker."""
+    user = login("alice", "pw-alice")
+    worker = register(user)
+    worker.post("/workers/heartbeat")  # authentication caches the worker
+    created = submit(user, args=("echo", "x"))
+    fetched, response = statements(lambda: worker.get("/workers/tasks"))
+    task = response.json()
+    assert task["uuid"] == created["uuid"] and task["spec"]["args"] == ["echo", "x"] and task["timeout"] == "10m"
+    finished, _ = statements(lambda: worker.post("/workers/tasks", {"id": task["id"], "op": "Finish"}, format="json"))
+    committed, _ = statements(lambda: worker.post("/workers/tasks", {
+        "id": task["id"], "op": {"Commit": {"exit_status": 0, "msg": None}}}, format="json"))
+    assert (fetched, finished, committed) == ((2, 1, 5) if connection.vendor == "postgresql" else (3, 1, 5))
+    job = Job.objects.get(uuid=created["uuid"])
+    assert (job.status, job.exit_code, job.claimed_by) == (Status.COMPLETED, 0, "")
+    assert job.spec["result"] == {"exit_status": 0, "msg": None}
+    assert Result.objects.filter(job=job, return_code=0, status=Status.COMPLETED).count() == 1

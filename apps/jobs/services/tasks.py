@@ -20,7 +20,7 @@ from ..models import Job, JobDependency
 from ..states import ACTIVE, COMPLETE, MITOSIS_STATE, REPORT_KEY, WAITING, Status, allowed_sources, mitosis_state
 from . import graph, publish, task_quota, watch
 from .lifecycle import complete_job
-from .transitions import transition
+from .transitions import transition, with_dependents_flag
 
 SPEC_KEYS = ("args", "envs", "resources", "terminal_output", "watch")  # the user's TaskSpec inside Job.spec
 # Mitosis changes and cancels only tasks no worker holds (Ready, or Pending on a watch).
@@ -333,9 +333,9 @@ def task_report(*, worker, job_id: int, op: str, exit_status: int | None = None,
 
 @transaction.atomic(savepoint=False)  # inside the caller's transaction, no savepoint of its own
 def _commit(*, worker, job_id: int, exit_status: int | None, msg: str | None) -> None:
-    # the row complete_job needs, locked once (as transitions.locked reads it)
-    job = (Job.objects.select_for_update(of=("self",)).select_related("workflow", "resource_requirements")
-           .filter(pk=job_id, claimed_by=worker.claimer, status__in=ACTIVE).first())
+    # the row complete_job needs, locked once; a task has no workflow or requirements to join
+    job = with_dependents_flag(Job.objects.select_for_update().filter(
+        pk=job_id, claimed_by=worker.claimer, status__in=ACTIVE)).order_by().first()
     if job is None:
         raise NotFound(f"Task {job_id} not found")
     spec = job.spec or {}

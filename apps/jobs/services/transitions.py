@@ -4,21 +4,28 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from apps.core.exceptions import Conflict, NotFound
 from apps.workflows.services import event_log
 
-from ..models import Job
+from ..models import Job, JobDependency
 from ..states import ACTIVE, COMPLETE, TRANSITIONS, UNSUCCESSFUL, Status, names
 from . import graph, publish
+
+
+def with_dependents_flag(queryset):
+    """Rows that know whether any job depends on them (`has_dependents`): finishing a job that
+    has none skips the release statements."""
+    return queryset.annotate(has_dependents=Exists(JobDependency.objects.filter(depends_on_id=OuterRef("pk"))))
 
 
 def locked(job_id: int) -> Job:
     """The job row, locked for this transaction (SELECT ... FOR UPDATE; SQLite: the
     IMMEDIATE transaction already holds the write lock)."""
-    job = (Job.objects.select_for_update(of=("self",)).select_related("workflow", "resource_requirements")
-           .filter(pk=job_id).first())
+    job = with_dependents_flag(Job.objects.select_for_update(of=("self",))
+                               .select_related("workflow", "resource_requirements").filter(pk=job_id)).first()
     if job is None:
         raise NotFound(f"Job not found with ID: {job_id}")
     return job
@@ -70,7 +77,7 @@ def apply_transition(*, job: Job, target: Status, fields: dict | None = None, re
     for key, value in values.items():
         setattr(job, key, value)
     data = {"job_id": job.pk, "name": job.name, "from": current.label, "to": target.label, "reason": reason}
-    if target in COMPLETE and current not in COMPLETE:
+    if target in COMPLETE and current not in COMPLETE and getattr(job, "has_dependents", True):
         failed = target in UNSUCCESSFUL or (job.exit_code not in (None, 0))
         data.update(graph.release_dependents(succeeded=[] if failed else [job.pk], failed=[job.pk] if failed else [],
                                              watches=job.workflow_id is None))
