@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.groups import services as groups
+from apps.groups.models import Group
 from apps.jobs.models import Job, Result
 from apps.jobs.states import Status
 from apps.workers.mitosis import expire_workers
@@ -239,3 +240,44 @@ def test_a_workers_fetch_finish_and_commit_cost_a_few_statements(alice, login):
     assert (job.status, job.exit_code, job.claimed_by) == (Status.COMPLETED, 0, "")
     assert job.spec["result"] == {"exit_status": 0, "msg": None}
     assert Result.objects.filter(job=job, return_code=0, status=Status.COMPLETED).count() == 1
+
+
+def test_a_worker_of_several_groups_gets_their_tasks_in_priority_order(alice, login):
+    groups.group_create(creator=alice, name="lab")
+    a = login("alice", "pw-alice")
+    order = [submit(a, group=g, priority=p)["uuid"] for g, p in (("lab", 1), ("alice", 7), ("lab", 9), ("alice", 3))]
+    worker = register(a, groups_=["lab"])  # serves lab and its creator's group, alice
+    fetched = [worker.get("/workers/tasks").json()["uuid"] for _ in range(4)]
+    assert fetched == [order[2], order[1], order[3], order[0]]
+    assert worker.get("/workers/tasks").status_code == 204
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="a PostgreSQL plan")
+def test_a_fetch_reads_a_few_index_entries_per_group_not_every_ready_task(alice):
+    """Each group's best tasks come from its ready index: the fetch does not grow with the
+    queue (it once sorted every ready task of the worker's groups)."""
+    from apps.jobs import services as jobs
+
+    lab = groups.group_create(creator=alice, name="lab")
+    mine = Group.objects.get(name="alice")
+    Job.objects.bulk_create(Job(owner=alice, group=g, status=Status.READY, priority=i % 10, tags=[], name=f"t{i}")
+                            for g in (lab, mine) for i in range(300))
+    with connection.cursor() as cursor:  # statistics that count the ready tasks, as autovacuum's
+        cursor.execute(f"ANALYZE {Job._meta.db_table}")
+    scope = jobs.Scope(group_ids=(lab.pk, mine.pk), tags=())
+    with CaptureQueriesContext(connection) as queries:
+        assert len(jobs.claim(scope=scope, claimer="t", limit=1, start=True)) == 1
+    claim_sql = next(q["sql"] for q in queries.captured_queries if q["sql"].startswith("WITH picked"))
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + claim_sql)
+        plan = cursor.fetchone()[0][0]["Plan"]
+
+    def scans(node):
+        yield node
+        for child in node.get("Plans", []):
+            yield from scans(child)
+
+    read = [n for n in scans(plan) if n.get("Relation Name") == "drover_job" and "Actual Rows" in n
+            and n["Node Type"] != "ModifyTable" and n.get("Index Name") != "drover_job_pkey"]
+    assert read and all(n["Actual Rows"] <= 2 for n in read), [(n["Node Type"], n.get("Index Name"),
+                                                                n["Actual Rows"]) for n in read]

@@ -152,12 +152,30 @@ def claim(*, scope: Scope, claimer: str, limit: int, lease_seconds: int | None =
     the claimed rows as dicts of those columns (RETURNING: no second read). `start`: straight
     to running (ready -> running is in the transition table), for claimers that run what they
     take at once, such as Mitosis workers: one statement instead of a claim and a start."""
-    where, params = scope.where()
-    inner = (f"SELECT id FROM {Job._meta.db_table} WHERE status = %s AND {where} "
-             f"ORDER BY priority DESC, id LIMIT %s{_skip_locked()}")
-    return _mark_claimed(inner, [int(Status.READY), *params, limit], claimer=claimer, lease_seconds=lease_seconds,
+    if connection.vendor == "postgresql" and len(scope.group_ids) > 1 and scope.queue is None \
+            and scope.workflow_id is None:
+        inner, values = _per_group(scope, limit)
+    else:
+        where, params = scope.where()
+        inner = (f"SELECT id FROM {Job._meta.db_table} WHERE status = %s AND {where} "
+                 f"ORDER BY priority DESC, id LIMIT %s{_skip_locked()}")
+        values = [int(Status.READY), *params, limit]
+    return _mark_claimed(inner, values, claimer=claimer, lease_seconds=lease_seconds,
                          compute_node_id=compute_node_id, columns=columns, log_workflow=scope.workflow_id,
                          start=start, outputs=outputs)
+
+
+def _per_group(scope: Scope, limit: int) -> tuple[str, list]:
+    """PostgreSQL, several groups (every Mitosis worker serves its creator's group too): the
+    best `limit` of each group from its ready index, then the best of those. With
+    `group_id IN (...)` no index gives the claim order, so every fetch sorted all ready tasks of
+    the worker's groups (fetches slowed from 122/s to 89/s over 20,000 tasks). Up to `limit`
+    rows a group are locked; the ones not taken are free again when the claim commits."""
+    tag_sql, tag_params = tags_within(list(scope.tags)) if scope.tags is not None else ("TRUE", [])
+    sql = (f"SELECT c.id FROM unnest(%s::bigint[]) AS g(id) CROSS JOIN LATERAL (SELECT id, priority "
+           f"FROM {Job._meta.db_table} WHERE status = %s AND group_id = g.id AND workflow_id IS NULL AND {tag_sql} "
+           f"ORDER BY priority DESC, id LIMIT %s FOR UPDATE SKIP LOCKED) c ORDER BY c.priority DESC, c.id LIMIT %s")
+    return sql, [list(scope.group_ids), int(Status.READY), *tag_params, limit, limit]
 
 
 @dataclass(frozen=True)
