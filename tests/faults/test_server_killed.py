@@ -31,7 +31,7 @@ APP_NAME = "drover-faults-server"  # libpq's PGAPPNAME: the server's sessions in
 LEASE = 8
 CLAIM_JOBS = 2000
 CLIENTS = 4
-CLAIM_READ_BACK = 'SELECT "drover_job"."id" AS "id", "drover_job"."workflow_id" AS "workflow_id"'
+CLAIM_STATEMENT = "WITH picked AS MATERIALIZED"  # the claim's last statement: it returns the claimed rows
 
 
 def sql(query: str, params=()) -> list[tuple]:
@@ -107,14 +107,15 @@ def test_bulk_submit_is_all_or_nothing_across_a_server_kill(setup, alice, tmp_pa
 
 def claim_committed(monitor):
     """A predicate: true once a server session has committed a claim (Torc requests are one
-    transaction; a claim's last statement reads the claimed rows back for its answer)."""
+    transaction; a claim's last statement is the claim itself, which returns the claimed rows
+    for its answer)."""
     last: dict[int, str] = {}
 
     def check() -> bool:
         rows = monitor.execute("SELECT pid, state, query FROM pg_stat_activity WHERE application_name = %s",
                                (APP_NAME,)).fetchall()
         for pid, state, query in rows:
-            if state == "idle" and query == "COMMIT" and last.get(pid, "").startswith(CLAIM_READ_BACK):
+            if state == "idle" and query == "COMMIT" and last.get(pid, "").startswith(CLAIM_STATEMENT):
                 return True
             last[pid] = query
         return False
